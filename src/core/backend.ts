@@ -1,0 +1,133 @@
+/**
+ * The compute contract every backend implements: a small set of coarse, fused ops, each with a
+ * hand-written forward and backward (as llm.c does), over flat row-major typed arrays.
+ *
+ * Conventions
+ * - Tensors are flat `Floats` in row-major order; shapes are given in comments and by the size args.
+ * - A linear weight is stored PyTorch-style as [out, in]; `linearForward` computes y = x · Wᵀ.
+ * - Backward ops *accumulate* into parameter gradients (`dw`, `dTable`) and *return* fresh input
+ *   gradients, so shared parameters (tied embeddings) and residual branches compose naturally.
+ * - Everything a backward needs beyond its inputs lives in an opaque context returned by the forward,
+ *   so a flash-style backend may keep only O(T) statistics where the `js` backend keeps full maps.
+ */
+export type Floats = Float32Array | Float64Array;
+export type Precision = 'f32' | 'f64';
+
+/** Geometry of one causal attention call. Query row t sits at absolute position t + (seqK − seqQ). */
+export interface AttentionGeometry {
+  batch: number;
+  /** Query rows per sequence (T); during cached decoding usually 1. */
+  seqQ: number;
+  /** Key/value rows per sequence (S ≥ T): cached keys followed by the new ones. */
+  seqK: number;
+  /** Query heads (for DIFF V1: 2·n_heads sub-heads, for V2: 2·n_heads heads). */
+  qHeads: number;
+  /** Heads in the key tensor and in the value tensor. */
+  kHeads: number;
+  vHeads: number;
+  /** Width of a query/key head (d) and of a value head (d, or 2d for DIFF V1). */
+  qkDim: number;
+  vDim: number;
+  /** For each query head, the key head and the value head it reads (length qHeads). */
+  kHeadOf: Int32Array;
+  vHeadOf: Int32Array;
+}
+
+/**
+ * How query heads are combined after attention:
+ * - `none`: plain attention, output [B, T, qHeads, vDim];
+ * - `scalar`: DIFF V1, head i = O_{2i} − λ·O_{2i+1} with one λ, output [B, T, qHeads/2, vDim];
+ * - `token`: DIFF V2, head i = O_{2i} − λ[b,t,i]·O_{2i+1} with λ [B, T, qHeads/2].
+ */
+export type DifferentialCombine =
+  | { kind: 'none' }
+  | { kind: 'scalar'; lambda: number }
+  | { kind: 'token'; lambda: Floats };
+
+export interface AttentionForward {
+  /** [B, T, heads', vDim] where heads' = qHeads (none) or qHeads/2 (scalar, token). */
+  out: Floats;
+  /** Softmax maps [B, qHeads, T, S] when requested (0 above the causal diagonal). */
+  probs?: Floats;
+  /** Opaque state for attentionBackward. */
+  context: unknown;
+}
+
+export interface AttentionBackward {
+  dq: Floats;
+  dk: Floats;
+  dv: Floats;
+  /** d loss / d λ: a single number for `scalar`, [B, T, qHeads/2] for `token`, absent for `none`. */
+  dLambda?: number | Floats;
+}
+
+export interface RmsNormForward {
+  y: Floats;
+  /** 1/sqrt(mean(x²)+eps) per row, for the backward. */
+  rstd: Floats;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly precision: Precision;
+  /** A zero-filled array of this backend's float type. */
+  zeros(length: number): Floats;
+  /** Copy any numbers into this backend's float type. */
+  fromArray(values: ArrayLike<number>): Floats;
+
+  /** table [V, D], tokens [N] → [N, D] */
+  embeddingForward(table: Floats, tokens: Int32Array, dim: number): Floats;
+  /** dTable[tokens[n]] += dOut[n] */
+  embeddingBackward(dOut: Floats, tokens: Int32Array, dim: number, dTable: Floats): void;
+
+  /** x [rows, dim], w [dim] → y = x / sqrt(mean(x²) + eps) · w */
+  rmsNormForward(x: Floats, w: Floats, rows: number, dim: number, eps: number): RmsNormForward;
+  /** returns dx; dw += Σ_rows dy · x̂ */
+  rmsNormBackward(dy: Floats, x: Floats, w: Floats, rstd: Floats, rows: number, dim: number, dw: Floats): Floats;
+
+  /** x [rows, inDim], w [outDim, inDim] → y = x · wᵀ [rows, outDim] */
+  linearForward(x: Floats, w: Floats, rows: number, inDim: number, outDim: number): Floats;
+  /** returns dx = dy · w (or null when not wanted); dw += dyᵀ · x */
+  linearBackward(
+    dy: Floats,
+    x: Floats,
+    w: Floats,
+    rows: number,
+    inDim: number,
+    outDim: number,
+    dw: Floats,
+    wantDx: boolean,
+  ): Floats | null;
+
+  /**
+   * Interleaved (GPT-J) rotary embedding, in place: x [B, T, heads, dim], pairs (2j, 2j+1) of the row
+   * at position pos0 + t rotated by (pos0 + t)·θ^(−2j/dim). `inverse` rotates back (the backward).
+   */
+  rope(x: Floats, batch: number, seq: number, heads: number, dim: number, pos0: number, theta: number, inverse: boolean): void;
+
+  /**
+   * Causal softmax attention with scale 1/√qkDim, optionally differential:
+   * q [B, T, qHeads, qkDim], k [B, S, kHeads, qkDim], v [B, S, vHeads, vDim].
+   */
+  attentionForward(
+    q: Floats,
+    k: Floats,
+    v: Floats,
+    geometry: AttentionGeometry,
+    combine: DifferentialCombine,
+    wantProbs: boolean,
+  ): AttentionForward;
+  attentionBackward(context: unknown, dOut: Floats): AttentionBackward;
+
+  /** silu(gate) ⊙ up, elementwise */
+  swigluForward(gate: Floats, up: Floats): Floats;
+  swigluBackward(dh: Floats, gate: Floats, up: Floats): { dGate: Floats; dUp: Floats };
+
+  /** Mean cross-entropy over rows of logits [rows, V]; also d loss / d logits. */
+  crossEntropy(logits: Floats, targets: Int32Array, rows: number, vocab: number): { loss: number; dLogits: Floats };
+
+  /** a += b */
+  addInPlace(a: Floats, b: Floats): void;
+  /** x *= c */
+  scaleInPlace(x: Floats, c: number): void;
+}

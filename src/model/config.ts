@@ -1,0 +1,134 @@
+/**
+ * Model configuration (SPEC §5): the plain-data `config.json` of a model folder, its validation
+ * (every error names the offending field, what was expected and what was found), and the
+ * parameter-matched construction of DIFF configs from a baseline config (SPEC §1, §2).
+ */
+export type Variant = 'diff' | 'baseline' | 'diffv2';
+export const VARIANTS: readonly Variant[] = ['diff', 'baseline', 'diffv2'];
+
+export interface ModelConfig {
+  /** "diff" (DIFF V1, the paper), "baseline" (standard Transformer), "diffv2" (official follow-up). */
+  variant: Variant;
+  /** Number of token ids. */
+  vocab_size: number;
+  /** Residual stream width D. */
+  d_model: number;
+  /** Number of decoder layers. */
+  n_layers: number;
+  /** SwiGLU hidden width F (the paper uses 8/3·d_model). */
+  ffn_hidden: number;
+  /** V1: DIFF heads (half the baseline's); baseline and V2: heads. */
+  n_heads: number;
+  /** Key/value heads (= n_heads without grouped-query attention). */
+  n_kv_heads: number;
+  /** d: width of a query/key (sub-)head. V1: d_model = 2·n_heads·d; baseline and V2: d_model = n_heads·d. */
+  head_dim: number;
+  /** RoPE base θ. */
+  rope_theta: number;
+  /** RMSNorm epsilon of the decoder norms. */
+  norm_eps: number;
+  /** RMSNorm epsilon of the per-head norm of DIFF V1. */
+  subln_eps: number;
+  /** Use the embedding matrix as the output head (no lm_head.weight). */
+  tie_embeddings: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DEFAULTS = { rope_theta: 10000, norm_eps: 1e-5, subln_eps: 1e-5, tie_embeddings: false };
+const INTEGER_FIELDS = ['vocab_size', 'd_model', 'n_layers', 'ffn_hidden', 'n_heads', 'n_kv_heads', 'head_dim'] as const;
+const FLOAT_FIELDS = ['rope_theta', 'norm_eps', 'subln_eps'] as const;
+/** Keys that Hugging Face tooling writes into config.json and that carry no model meaning here. */
+const IGNORED_KEYS = new Set(['model_type', 'architectures', 'torch_dtype', 'transformers_version']);
+const KNOWN_KEYS = new Set<string>(['variant', ...INTEGER_FIELDS, ...FLOAT_FIELDS, 'tie_embeddings']);
+
+/** λ_init(depth) = 0.8 − 0.6·exp(−0.3·depth), depth = 0-based layer index. */
+export function lambdaInit(depth: number): number {
+  return 0.8 - 0.6 * Math.exp(-0.3 * depth);
+}
+
+/** Parse and validate a config object (e.g. the contents of config.json), filling the defaults. */
+export function parseConfig(json: unknown, source = 'config'): ModelConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ConfigError(`${source}: expected a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
+  }
+  const raw = json as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_KEYS.has(key) && !IGNORED_KEYS.has(key) && !key.startsWith('_')) {
+      throw new ConfigError(`${source}: unknown field "${key}" (known fields: ${[...KNOWN_KEYS].join(', ')})`);
+    }
+  }
+  const config = { ...DEFAULTS, ...raw } as Record<string, unknown>;
+  if (!VARIANTS.includes(config.variant as Variant)) {
+    throw new ConfigError(`${source}: variant must be one of ${VARIANTS.join(', ')}, found ${JSON.stringify(config.variant)}`);
+  }
+  for (const field of INTEGER_FIELDS) {
+    const value = config[field];
+    if (value === undefined) throw new ConfigError(`${source}: missing field ${field}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigError(`${source}: ${field} must be a positive integer, found ${JSON.stringify(value)}`);
+    }
+  }
+  for (const field of FLOAT_FIELDS) {
+    const value = config[field];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new ConfigError(`${source}: ${field} must be a positive number, found ${JSON.stringify(value)}`);
+    }
+  }
+  if (typeof config.tie_embeddings !== 'boolean') {
+    throw new ConfigError(`${source}: tie_embeddings must be true or false, found ${JSON.stringify(config.tie_embeddings)}`);
+  }
+  const parsed: ModelConfig = {
+    variant: config.variant as Variant,
+    vocab_size: config.vocab_size as number,
+    d_model: config.d_model as number,
+    n_layers: config.n_layers as number,
+    ffn_hidden: config.ffn_hidden as number,
+    n_heads: config.n_heads as number,
+    n_kv_heads: config.n_kv_heads as number,
+    head_dim: config.head_dim as number,
+    rope_theta: config.rope_theta as number,
+    norm_eps: config.norm_eps as number,
+    subln_eps: config.subln_eps as number,
+    tie_embeddings: config.tie_embeddings as boolean,
+  };
+  checkGeometry(parsed, source);
+  return parsed;
+}
+
+/** The relations between widths and head counts that each variant needs. */
+function checkGeometry(c: ModelConfig, source: string): void {
+  const { d_model: D, n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
+  const width = c.variant === 'diff' ? 2 * H * d : H * d;
+  const formula = c.variant === 'diff' ? '2·n_heads·head_dim' : 'n_heads·head_dim';
+  if (D !== width) throw new ConfigError(`${source}: d_model ${D} ≠ ${formula} = ${width} (variant ${c.variant})`);
+  if (d % 2 !== 0) throw new ConfigError(`${source}: head_dim must be even for rotary embeddings, found ${d}`);
+  if (Hkv > H || H % Hkv !== 0) {
+    throw new ConfigError(`${source}: n_kv_heads ${Hkv} must divide n_heads ${H} (grouped-query attention)`);
+  }
+}
+
+/** Serialisable form, fields in the documented order. */
+export function configToJSON(c: ModelConfig): Record<string, unknown> {
+  return { ...c };
+}
+
+/**
+ * The parameter-matched DIFF model of a baseline (SPEC §1, §2): same d_model, head width, depth and
+ * FFN. DIFF V1 takes half the heads (each head has two query/key halves and a 2d-wide value), so its
+ * projections are the same size and it adds 6·head_dim parameters per layer (λ vectors and the
+ * per-head norm). DIFF V2 keeps the heads and doubles the query heads.
+ */
+export function matchedConfig(baseline: ModelConfig, variant: Variant): ModelConfig {
+  if (baseline.variant !== 'baseline') throw new ConfigError(`matchedConfig: expected a baseline config, found variant ${baseline.variant}`);
+  if (variant === 'baseline') return { ...baseline };
+  if (variant === 'diffv2') return { ...baseline, variant };
+  if (baseline.n_heads % 2 !== 0 || baseline.n_kv_heads % 2 !== 0) {
+    throw new ConfigError(
+      `a DIFF V1 model halves the head counts: baseline n_heads ${baseline.n_heads} and n_kv_heads ${baseline.n_kv_heads} must both be even`,
+    );
+  }
+  return { ...baseline, variant, n_heads: baseline.n_heads / 2, n_kv_heads: baseline.n_kv_heads / 2 };
+}

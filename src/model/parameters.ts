@@ -1,0 +1,108 @@
+/**
+ * Parameter names and shapes (SPEC §6, the Hugging Face Llama convention with the official attention
+ * names), initialisation (SPEC §6b) and counting by group.
+ *
+ * Initialisation, the same for all variants: linear weights N(0, 0.02²), with the residual output
+ * projections (out_proj / o_proj, down_proj) scaled by 1/√(2·n_layers) as in GPT-2; embedding N(0, 0.02²);
+ * norm weights 1; DIFF V1 λ vectors N(0, 0.1²); DIFF V2 lambda_proj N(0, 0.02²).
+ */
+import type { Backend, Floats } from '../core/backend.ts';
+import type { Rng } from '../core/rng.ts';
+import type { ModelConfig } from './config.ts';
+
+export type ParameterSet = Map<string, Floats>;
+
+export const layerPrefix = (layer: number) => `model.layers.${layer}.`;
+export const LAMBDA_VECTORS = ['lambda_q1', 'lambda_k1', 'lambda_q2', 'lambda_k2'] as const;
+
+/** Every parameter name with its shape, in canonical order. */
+export function parameterShapes(c: ModelConfig): Map<string, number[]> {
+  const { vocab_size: V, d_model: D, ffn_hidden: F, n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
+  const shapes = new Map<string, number[]>();
+  shapes.set('model.embed_tokens.weight', [V, D]);
+  for (let l = 0; l < c.n_layers; l++) {
+    const p = layerPrefix(l);
+    const a = `${p}self_attn.`;
+    shapes.set(`${p}input_layernorm.weight`, [D]);
+    if (c.variant === 'diff') {
+      shapes.set(`${a}q_proj.weight`, [2 * H * d, D]);
+      shapes.set(`${a}k_proj.weight`, [2 * Hkv * d, D]);
+      shapes.set(`${a}v_proj.weight`, [2 * Hkv * d, D]);
+      shapes.set(`${a}out_proj.weight`, [D, 2 * H * d]);
+      for (const name of LAMBDA_VECTORS) shapes.set(a + name, [d]);
+      shapes.set(`${a}subln.weight`, [2 * d]);
+    } else if (c.variant === 'baseline') {
+      shapes.set(`${a}q_proj.weight`, [H * d, D]);
+      shapes.set(`${a}k_proj.weight`, [Hkv * d, D]);
+      shapes.set(`${a}v_proj.weight`, [Hkv * d, D]);
+      shapes.set(`${a}out_proj.weight`, [D, H * d]);
+    } else {
+      shapes.set(`${a}q_proj.weight`, [2 * H * d, D]);
+      shapes.set(`${a}k_proj.weight`, [Hkv * d, D]);
+      shapes.set(`${a}v_proj.weight`, [Hkv * d, D]);
+      shapes.set(`${a}o_proj.weight`, [D, H * d]);
+      shapes.set(`${a}lambda_proj.weight`, [H, D]);
+    }
+    shapes.set(`${p}post_attention_layernorm.weight`, [D]);
+    shapes.set(`${p}mlp.gate_proj.weight`, [F, D]);
+    shapes.set(`${p}mlp.up_proj.weight`, [F, D]);
+    shapes.set(`${p}mlp.down_proj.weight`, [D, F]);
+  }
+  shapes.set('model.norm.weight', [D]);
+  if (!c.tie_embeddings) shapes.set('lm_head.weight', [V, D]);
+  return shapes;
+}
+
+export const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Which group a parameter belongs to, for `info` and for weight-decay rules. */
+export type ParameterGroup = 'embedding' | 'attention' | 'lambda' | 'norm' | 'mlp' | 'head';
+
+export function parameterGroup(name: string): ParameterGroup {
+  if (name === 'model.embed_tokens.weight') return 'embedding';
+  if (name === 'lm_head.weight') return 'head';
+  if (name.includes('.mlp.')) return 'mlp';
+  if (name.includes('lambda_')) return 'lambda';
+  if (name.endsWith('norm.weight') || name.endsWith('layernorm.weight') || name.includes('.subln.')) return 'norm';
+  return 'attention';
+}
+
+export function countParameters(c: ModelConfig): { total: number; byGroup: Record<ParameterGroup, number> } {
+  const byGroup: Record<ParameterGroup, number> = { embedding: 0, attention: 0, lambda: 0, norm: 0, mlp: 0, head: 0 };
+  let total = 0;
+  for (const [name, shape] of parameterShapes(c)) {
+    const n = sizeOf(shape);
+    byGroup[parameterGroup(name)] += n;
+    total += n;
+  }
+  return { total, byGroup };
+}
+
+/** Fresh parameters drawn from `rng` as documented at the top of this file. */
+export function initParameters(c: ModelConfig, backend: Backend, rng: Rng): ParameterSet {
+  const params: ParameterSet = new Map();
+  const residualStd = 0.02 / Math.sqrt(2 * c.n_layers);
+  for (const [name, shape] of parameterShapes(c)) {
+    const data = backend.zeros(sizeOf(shape));
+    const group = parameterGroup(name);
+    if (group === 'norm') data.fill(1);
+    else {
+      const std =
+        group === 'lambda' && !name.endsWith('lambda_proj.weight')
+          ? 0.1
+          : /(out_proj|o_proj|down_proj)\.weight$/.test(name)
+            ? residualStd
+            : 0.02;
+      for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+    }
+    params.set(name, data);
+  }
+  return params;
+}
+
+/** Zero-filled arrays with the same names and sizes (gradients, optimiser moments). */
+export function zerosLike(params: ParameterSet, backend: Backend): ParameterSet {
+  const out: ParameterSet = new Map();
+  for (const [name, value] of params) out.set(name, backend.zeros(value.length));
+  return out;
+}
