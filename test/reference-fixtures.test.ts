@@ -15,7 +15,11 @@ import { readSafetensorsFile } from '../src/io/safetensors.ts';
 import { relativeError } from './helpers.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const roots = [join(repoRoot, 'test/fixtures/reference'), resolve(repoRoot, '../shared/fixtures/reference')];
+const roots = [
+  join(repoRoot, 'test/fixtures/reference'), // copy of the shared cases
+  join(repoRoot, 'test/fixtures/extra'), // GQA ratios, depths, tied, odd lengths (tools/make-reference-cases.py)
+  resolve(repoRoot, '../shared/fixtures/reference'),
+];
 if (process.env.REFERENCE_FIXTURES) roots.push(resolve(process.env.REFERENCE_FIXTURES));
 
 function discoverCases(): string[] {

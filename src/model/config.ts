@@ -60,7 +60,8 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
       throw new ConfigError(`${source}: unknown field "${key}" (known fields: ${[...KNOWN_KEYS].join(', ')})`);
     }
   }
-  const config = { ...DEFAULTS, ...raw } as Record<string, unknown>;
+  const present = Object.entries(raw).filter(([, value]) => value !== undefined && value !== null);
+  const config = { ...DEFAULTS, ...Object.fromEntries(present) } as Record<string, unknown>;
   if (!VARIANTS.includes(config.variant as Variant)) {
     throw new ConfigError(`${source}: variant must be one of ${VARIANTS.join(', ')}, found ${JSON.stringify(config.variant)}`);
   }

