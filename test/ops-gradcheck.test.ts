@@ -12,10 +12,20 @@ import { randomArray } from './helpers.ts';
 const backend = createJsBackend('f64');
 const rng = new Rng(7);
 const rand = (n: number, scale = 1) => randomArray(n, () => rng.normal(), scale);
-const dotWith = (r: Floats, out: Floats) => out.reduce((s, v, i) => s + v * r[i], 0);
+const dotWith = (r: Floats, out: Floats) => {
+  let s = 0;
+  for (let i = 0; i < out.length; i++) s += out[i] * r[i];
+  return s;
+};
 
 /** Compare an analytic gradient with central differences of f at every entry of x. */
-function expectGradient(name: string, f: () => number, x: Floats, analytic: ArrayLike<number>, eps = 1e-6): void {
+function expectGradient(
+  name: string,
+  f: () => number,
+  x: Floats,
+  analytic: ArrayLike<number>,
+  eps = 1e-6,
+): void {
   let worst = 0;
   for (let i = 0; i < x.length; i++) {
     const saved = x[i];
@@ -106,11 +116,21 @@ test('cross-entropy gradient', () => {
   const targets = Int32Array.of(0, 5, 2);
   const f = () => backend.crossEntropy(logits, targets, rows, V).loss;
   expectGradient('dLogits', f, logits, backend.crossEntropy(logits, targets, rows, V).dLogits);
-  assert.throws(() => backend.crossEntropy(logits, Int32Array.of(0, 6, 2), rows, V), /outside the vocabulary/);
+  assert.throws(
+    () => backend.crossEntropy(logits, Int32Array.of(0, 6, 2), rows, V),
+    /outside the vocabulary/,
+  );
 });
 
 /** Random attention geometry with grouped heads; seqK > seqQ exercises the cached-prefix offset. */
-function geometry(qHeads: number, kHeads: number, vHeads: number, seqQ: number, seqK: number, vDim: number): AttentionGeometry {
+function geometry(
+  qHeads: number,
+  kHeads: number,
+  vHeads: number,
+  seqQ: number,
+  seqK: number,
+  vDim: number,
+): AttentionGeometry {
   const kHeadOf = new Int32Array(qHeads);
   const vHeadOf = new Int32Array(qHeads);
   for (let j = 0; j < qHeads; j++) {
@@ -133,8 +153,13 @@ for (const kind of ['none', 'scalar', 'token'] as const) {
       const lambdaTok = rand(g.batch * seqQ * 2, 0.5);
       const scalar = { value: 0.37 };
       const combine = (): DifferentialCombine =>
-        kind === 'none' ? { kind } : kind === 'scalar' ? { kind, lambda: scalar.value } : { kind, lambda: lambdaTok };
-      const outLength = kind === 'none' ? g.batch * seqQ * g.qHeads * g.vDim : (g.batch * seqQ * g.qHeads * g.vDim) / 2;
+        kind === 'none'
+          ? { kind }
+          : kind === 'scalar'
+            ? { kind, lambda: scalar.value }
+            : { kind, lambda: lambdaTok };
+      const outLength =
+        kind === 'none' ? g.batch * seqQ * g.qHeads * g.vDim : (g.batch * seqQ * g.qHeads * g.vDim) / 2;
       const r = rand(outLength);
       const f = () => dotWith(r, backend.attentionForward(q, k, v, g, combine(), false).out);
       const fwd = backend.attentionForward(q, k, v, g, combine(), true);
