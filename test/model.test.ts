@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createJsBackend } from '../src/backends/js/index.ts';
 import { Rng } from '../src/core/rng.ts';
-import { lambdaInit, type ModelConfig, matchedConfig, parseConfig, type Variant } from '../src/model/config.ts';
+import {
+  lambdaInit,
+  type ModelConfig,
+  matchedConfig,
+  parseConfig,
+  type Variant,
+} from '../src/model/config.ts';
 import { LanguageModel } from '../src/model/lm.ts';
 import { countParameters, initParameters } from '../src/model/parameters.ts';
 import { relativeError } from './helpers.ts';
@@ -28,9 +34,15 @@ describe('config', () => {
     assert.throws(() => parseConfig(bad), /d_model 48 ≠ 2·n_heads·head_dim = 40/);
     assert.throws(() => parseConfig({ ...baseline, n_kv_heads: 3 }), /n_kv_heads 3 must divide n_heads 4/);
     assert.throws(() => parseConfig({ ...baseline, head_dim: 3, d_model: 12 }), /head_dim must be even/);
-    assert.throws(() => parseConfig({ ...baseline, vocab_size: 0 }), /vocab_size must be a positive integer, found 0/);
+    assert.throws(
+      () => parseConfig({ ...baseline, vocab_size: 0 }),
+      /vocab_size must be a positive integer, found 0/,
+    );
     assert.throws(() => parseConfig({ ...baseline, n_layers: 2.5 }), /n_layers must be a positive integer/);
-    assert.throws(() => parseConfig({ ...baseline, variant: 'gpt' }), /variant must be one of diff, baseline, diffv2, found "gpt"/);
+    assert.throws(
+      () => parseConfig({ ...baseline, variant: 'gpt' }),
+      /variant must be one of diff, baseline, diffv2, found "gpt"/,
+    );
     assert.throws(() => parseConfig({ ...baseline, dmodel: 3 }), /unknown field "dmodel"/);
     assert.throws(() => parseConfig({ ...baseline, rope_theta: -1 }), /rope_theta must be a positive number/);
     const { ffn_hidden: _, ...noFfn } = baseline;
@@ -63,7 +75,10 @@ describe('config', () => {
       assert.equal(extra, 6 * base.head_dim * base.n_layers);
       assert.equal(countParameters(diff).byGroup.lambda, 4 * base.head_dim * base.n_layers);
     }
-    assert.throws(() => matchedConfig({ ...baseline, n_heads: 3, n_kv_heads: 3, d_model: 12 }, 'diff'), /must both be even/);
+    assert.throws(
+      () => matchedConfig({ ...baseline, n_heads: 3, n_kv_heads: 3, d_model: 12 }, 'diff'),
+      /must both be even/,
+    );
   });
 });
 
@@ -91,7 +106,8 @@ describe('whole-model gradients match finite differences (float64)', () => {
       const backend = createJsBackend('f64');
       const params = initParameters(config, backend, new Rng(3));
       // Larger weights than the init so that every path carries signal.
-      for (const [pname, p] of params) if (!pname.includes('norm')) for (let i = 0; i < p.length; i++) p[i] *= 10;
+      for (const [pname, p] of params)
+        if (!pname.includes('norm')) for (let i = 0; i < p.length; i++) p[i] *= 10;
       const model = new LanguageModel(config, params, backend);
       const [B, T] = [2, 5];
       const inputs = tokens(B * T, config.vocab_size, 1);
@@ -148,7 +164,11 @@ describe('KV cache: incremental decoding equals recomputation', () => {
 });
 
 test('every variant initialises, runs, and exposes its attention maps', () => {
-  const expectedMaps: Record<Variant, string[]> = { diff: ['a1', 'a2', 'diff', 'lambda'], baseline: ['p'], diffv2: ['a1', 'a2', 'lambda'] };
+  const expectedMaps: Record<Variant, string[]> = {
+    diff: ['a1', 'a2', 'diff', 'lambda'],
+    baseline: ['p'],
+    diffv2: ['a1', 'a2', 'lambda'],
+  };
   for (const variant of ['diff', 'baseline', 'diffv2'] as const) {
     const config = matchedConfig(baseline, variant);
     const backend = createJsBackend();
@@ -156,6 +176,11 @@ test('every variant initialises, runs, and exposes its attention maps', () => {
     const { maps, logits } = model.forward(tokens(6, 11, 3), 1, 6, { maps: true });
     assert.equal(logits.length, 6 * 11);
     assert.equal(maps!.length, 2);
-    assert.deepEqual(Object.keys(maps![0]).filter((k) => maps![0][k as 'a1'] !== undefined).sort(), expectedMaps[variant].sort());
+    assert.deepEqual(
+      Object.keys(maps![0])
+        .filter((k) => maps![0][k as 'a1'] !== undefined)
+        .sort(),
+      expectedMaps[variant].sort(),
+    );
   }
 });

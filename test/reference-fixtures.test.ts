@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import type { Floats } from '../src/core/backend.ts';
 import { backendNames, createBackend } from '../src/backends/index.ts';
+import type { Floats } from '../src/core/backend.ts';
 import { loadModelFolder } from '../src/io/model-folder.ts';
 import { readSafetensorsFile } from '../src/io/safetensors.ts';
 import { relativeError } from './helpers.ts';
@@ -26,11 +26,13 @@ function discoverCases(): string[] {
   const cases: string[] = [];
   for (const root of roots) {
     if (!existsSync(root)) {
-      if (root === process.env.REFERENCE_FIXTURES) throw new Error(`REFERENCE_FIXTURES folder ${root} does not exist`);
+      if (root === process.env.REFERENCE_FIXTURES)
+        throw new Error(`REFERENCE_FIXTURES folder ${root} does not exist`);
       continue;
     }
     for (const entry of readdirSync(root, { withFileTypes: true })) {
-      if (entry.isDirectory() && existsSync(join(root, entry.name, 'case.json'))) cases.push(join(root, entry.name));
+      if (entry.isDirectory() && existsSync(join(root, entry.name, 'case.json')))
+        cases.push(join(root, entry.name));
     }
   }
   return cases.sort();
@@ -87,11 +89,17 @@ for (const backendName of backendNames()) {
         assert.equal(grads.size + mapCount + 1, expected.size, 'every expected tensor is checked');
 
         const { prompt, continuation } = spec.greedy;
-        assert.deepEqual(model.greedy(prompt, continuation.length, false), continuation, 'greedy, recomputed');
+        assert.deepEqual(
+          model.greedy(prompt, continuation.length, false),
+          continuation,
+          'greedy, recomputed',
+        );
         assert.deepEqual(model.greedy(prompt, continuation.length, true), continuation, 'greedy, KV cache');
 
         const [worstName, worst] = errors.reduce((a, b) => (b[1] > a[1] ? b : a));
-        console.log(`# ${backendName} ${dir.split('/').pop()}: worst relative error ${worst.toExponential(2)} (${worstName}), loss error ${Math.abs(loss - spec.loss).toExponential(2)}`);
+        console.log(
+          `# ${backendName} ${dir.split('/').pop()}: worst relative error ${worst.toExponential(2)} (${worstName}), loss error ${Math.abs(loss - spec.loss).toExponential(2)}`,
+        );
       });
     }
   });

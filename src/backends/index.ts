@@ -17,6 +17,7 @@ export function backendNames(): string[] {
 export function createBackend(name = 'auto'): Backend {
   if (name === 'auto') return factories[backendNames().at(-1)!]();
   const factory = factories[name];
-  if (!factory) throw new Error(`unknown backend "${name}" (available: ${['auto', ...backendNames()].join(', ')})`);
+  if (!factory)
+    throw new Error(`unknown backend "${name}" (available: ${['auto', ...backendNames()].join(', ')})`);
   return factory();
 }

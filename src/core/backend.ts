@@ -83,7 +83,15 @@ export interface Backend {
   /** x [rows, dim], w [dim] → y = x / sqrt(mean(x²) + eps) · w */
   rmsNormForward(x: Floats, w: Floats, rows: number, dim: number, eps: number): RmsNormForward;
   /** returns dx; dw += Σ_rows dy · x̂ */
-  rmsNormBackward(dy: Floats, x: Floats, w: Floats, rstd: Floats, rows: number, dim: number, dw: Floats): Floats;
+  rmsNormBackward(
+    dy: Floats,
+    x: Floats,
+    w: Floats,
+    rstd: Floats,
+    rows: number,
+    dim: number,
+    dw: Floats,
+  ): Floats;
 
   /** x [rows, inDim], w [outDim, inDim] → y = x · wᵀ [rows, outDim] */
   linearForward(x: Floats, w: Floats, rows: number, inDim: number, outDim: number): Floats;
@@ -103,7 +111,16 @@ export interface Backend {
    * Interleaved (GPT-J) rotary embedding, in place: x [B, T, heads, dim], pairs (2j, 2j+1) of the row
    * at position pos0 + t rotated by (pos0 + t)·θ^(−2j/dim). `inverse` rotates back (the backward).
    */
-  rope(x: Floats, batch: number, seq: number, heads: number, dim: number, pos0: number, theta: number, inverse: boolean): void;
+  rope(
+    x: Floats,
+    batch: number,
+    seq: number,
+    heads: number,
+    dim: number,
+    pos0: number,
+    theta: number,
+    inverse: boolean,
+  ): void;
 
   /**
    * Causal softmax attention with scale 1/√qkDim, optionally differential:
@@ -124,7 +141,12 @@ export interface Backend {
   swigluBackward(dh: Floats, gate: Floats, up: Floats): { dGate: Floats; dUp: Floats };
 
   /** Mean cross-entropy over rows of logits [rows, V]; also d loss / d logits. */
-  crossEntropy(logits: Floats, targets: Int32Array, rows: number, vocab: number): { loss: number; dLogits: Floats };
+  crossEntropy(
+    logits: Floats,
+    targets: Int32Array,
+    rows: number,
+    vocab: number,
+  ): { loss: number; dLogits: Floats };
 
   /** a += b */
   addInPlace(a: Floats, b: Floats): void;

@@ -30,8 +30,13 @@ export class Rng {
   }
 
   static fromState(state: readonly number[]): Rng {
-    if (state.length !== 5 || state.slice(0, 4).some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw new Error(`invalid RNG state: expected 4 uint32 words and a spare normal, found ${JSON.stringify(state)}`);
+    if (
+      state.length !== 5 ||
+      state.slice(0, 4).some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    ) {
+      throw new Error(
+        `invalid RNG state: expected 4 uint32 words and a spare normal, found ${JSON.stringify(state)}`,
+      );
     }
     const r = new Rng(0);
     r.s.set(state.slice(0, 4));

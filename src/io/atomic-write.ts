@@ -22,6 +22,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
+    crashPointForTests(path);
     renameSync(tmp, path);
   } catch (err) {
     if (fd !== undefined) {
@@ -35,6 +36,23 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     throw wrapError(err, path, dir);
   }
   fsyncDir(dir);
+}
+
+const writesSeen = new Map<string, number>();
+
+/**
+ * Fault injection for the crash tests: with DIFF_TRANSFORMER_KILL_BEFORE_RENAME=<file name>:<n> the
+ * process kills itself (SIGKILL) on the n-th write of that file name, after the temporary file is
+ * complete and before the rename — the worst moment for a crash.
+ */
+function crashPointForTests(path: string): void {
+  const spec = process.env.DIFF_TRANSFORMER_KILL_BEFORE_RENAME;
+  if (!spec) return;
+  const [name, count] = spec.split(':');
+  if (!path.endsWith(name)) return;
+  const seen = (writesSeen.get(name) ?? 0) + 1;
+  writesSeen.set(name, seen);
+  if (seen === Number(count)) process.kill(process.pid, 'SIGKILL');
 }
 
 function wrapError(err: unknown, path: string, dir: string): Error {

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../core/backend.ts';
-import { type ModelConfig, parseConfig } from '../model/config.ts';
+import { configToJSON, type ModelConfig, parseConfig } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
 import { type ParameterSet, parameterShapes } from '../model/parameters.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -22,9 +22,13 @@ export class ModelFolderError extends Error {
 
 export function readConfigFile(dir: string): ModelConfig {
   if (!existsSync(dir)) throw new ModelFolderError(`model folder ${dir} does not exist`);
-  if (!statSync(dir).isDirectory()) throw new ModelFolderError(`${dir} is not a folder (expected a model folder with ${CONFIG_FILE} and ${WEIGHTS_FILE})`);
+  if (!statSync(dir).isDirectory())
+    throw new ModelFolderError(
+      `${dir} is not a folder (expected a model folder with ${CONFIG_FILE} and ${WEIGHTS_FILE})`,
+    );
   const path = join(dir, CONFIG_FILE);
-  if (!existsSync(path)) throw new ModelFolderError(`${dir} is not a model folder: ${CONFIG_FILE} is missing`);
+  if (!existsSync(path))
+    throw new ModelFolderError(`${dir} is not a model folder: ${CONFIG_FILE} is missing`);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
@@ -35,7 +39,12 @@ export function readConfigFile(dir: string): ModelConfig {
 }
 
 /** Check names and shapes against the config; returns the parameters in canonical order. */
-export function parametersFromTensors(config: ModelConfig, tensors: Map<string, NamedTensor>, backend: Backend, source: string): ParameterSet {
+export function parametersFromTensors(
+  config: ModelConfig,
+  tensors: Map<string, NamedTensor>,
+  backend: Backend,
+  source: string,
+): ParameterSet {
   const expected = parameterShapes(config);
   const missing = [...expected.keys()].filter((name) => !tensors.has(name));
   const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));
@@ -51,7 +60,10 @@ export function parametersFromTensors(config: ModelConfig, tensors: Map<string, 
     unexpected.length ? `unexpected tensors: ${unexpected.join(', ')}` : '',
     misshapen.length ? `wrong shapes: ${misshapen.join('; ')}` : '',
   ].filter(Boolean);
-  if (problems.length) throw new ModelFolderError(`${source} does not match its ${config.variant} config: ${problems.join(' | ')}`);
+  if (problems.length)
+    throw new ModelFolderError(
+      `${source} does not match its ${config.variant} config: ${problems.join(' | ')}`,
+    );
   const params: ParameterSet = new Map();
   for (const name of expected.keys()) {
     const data = tensors.get(name)!.data;
@@ -63,13 +75,18 @@ export function parametersFromTensors(config: ModelConfig, tensors: Map<string, 
 export function loadModelFolder(dir: string, backend: Backend): LanguageModel {
   const config = readConfigFile(dir);
   const weights = join(dir, WEIGHTS_FILE);
-  if (!existsSync(weights)) throw new ModelFolderError(`${dir} is not a complete model folder: ${WEIGHTS_FILE} is missing`);
+  if (!existsSync(weights))
+    throw new ModelFolderError(`${dir} is not a complete model folder: ${WEIGHTS_FILE} is missing`);
   const { tensors } = readSafetensorsFile(weights);
   return new LanguageModel(config, parametersFromTensors(config, tensors, backend, weights), backend);
 }
 
 /** Write config.json and model.safetensors atomically (each file is replaced whole or not at all). */
-export function saveModelFolder(dir: string, model: { config: ModelConfig; params: ParameterSet }, metadata?: Record<string, string>): void {
+export function saveModelFolder(
+  dir: string,
+  model: { config: ModelConfig; params: ParameterSet },
+  metadata?: Record<string, string>,
+): void {
   mkdirSync(dir, { recursive: true });
   const shapes = parameterShapes(model.config);
   const tensors = new Map<string, NamedTensor>();
@@ -79,5 +96,5 @@ export function saveModelFolder(dir: string, model: { config: ModelConfig; param
     tensors.set(name, { shape, data: value instanceof Float32Array ? value : Float32Array.from(value) });
   }
   writeSafetensorsFile(join(dir, WEIGHTS_FILE), tensors, { format: 'pt', ...metadata });
-  writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(model.config, null, 2)}\n`);
+  writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(configToJSON(model.config), null, 2)}\n`);
 }

@@ -51,7 +51,12 @@ export interface AttentionTape {
 }
 
 /** Head layout of a variant, as the attention op sees it (SPEC §1–3). */
-export function attentionGeometry(c: ModelConfig, batch: number, seqQ: number, seqK: number): AttentionGeometry {
+export function attentionGeometry(
+  c: ModelConfig,
+  batch: number,
+  seqQ: number,
+  seqK: number,
+): AttentionGeometry {
   const { n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
   if (c.variant === 'diff') {
     // 2H query sub-heads; DIFF head i = sub-heads (2i, 2i+1) reads key sub-heads 2·(i div rep) + {0,1}
@@ -64,13 +69,35 @@ export function attentionGeometry(c: ModelConfig, batch: number, seqQ: number, s
       kHeadOf[j] = 2 * group + (j % 2);
       vHeadOf[j] = group;
     }
-    return { batch, seqQ, seqK, qHeads: 2 * H, kHeads: 2 * Hkv, vHeads: Hkv, qkDim: d, vDim: 2 * d, kHeadOf, vHeadOf };
+    return {
+      batch,
+      seqQ,
+      seqK,
+      qHeads: 2 * H,
+      kHeads: 2 * Hkv,
+      vHeads: Hkv,
+      qkDim: d,
+      vDim: 2 * d,
+      kHeadOf,
+      vHeadOf,
+    };
   }
   const qHeads = c.variant === 'diffv2' ? 2 * H : H;
   const rep = qHeads / Hkv;
   const kHeadOf = new Int32Array(qHeads);
   for (let j = 0; j < qHeads; j++) kHeadOf[j] = Math.floor(j / rep);
-  return { batch, seqQ, seqK, qHeads, kHeads: Hkv, vHeads: Hkv, qkDim: d, vDim: d, kHeadOf, vHeadOf: kHeadOf };
+  return {
+    batch,
+    seqQ,
+    seqK,
+    qHeads,
+    kHeads: Hkv,
+    vHeads: Hkv,
+    qkDim: d,
+    vDim: d,
+    kHeadOf,
+    vHeadOf: kHeadOf,
+  };
 }
 
 function lambdaVectors(params: ParameterSet, prefix: string): LambdaVectors {
@@ -85,7 +112,15 @@ function lambdaVectors(params: ParameterSet, prefix: string): LambdaVectors {
 const outputProjection = (c: ModelConfig) => (c.variant === 'diffv2' ? 'o_proj' : 'out_proj');
 
 /** Concatenate cached rows [B, S, w] and new rows [B, T, w] along the sequence. */
-function appendRows(backend: Backend, cached: Floats, fresh: Floats, batch: number, cachedLen: number, freshLen: number, width: number): Floats {
+function appendRows(
+  backend: Backend,
+  cached: Floats,
+  fresh: Floats,
+  batch: number,
+  cachedLen: number,
+  freshLen: number,
+  width: number,
+): Floats {
   const out = backend.zeros(batch * (cachedLen + freshLen) * width);
   for (let b = 0; b < batch; b++) {
     const base = b * (cachedLen + freshLen) * width;
@@ -112,7 +147,7 @@ export function attentionForward(
   batch: number,
   seq: number,
   options: AttentionForwardOptions = {},
-): { out: Floats; tape?: AttentionTape; maps?: LayerMaps } {
+): { out: Floats; tape?: AttentionTape; maps?: LayerMaps; lambdaMean?: number } {
   const a = `${layerPrefix(layer)}self_attn.`;
   const D = c.d_model;
   const rows = batch * seq;
@@ -136,7 +171,8 @@ export function attentionForward(
 
   let combine: DifferentialCombine = { kind: 'none' };
   let lambdaPerToken: Floats | undefined;
-  if (c.variant === 'diff') combine = { kind: 'scalar', lambda: reparameterisedLambda(lambdaVectors(params, a), layer) };
+  if (c.variant === 'diff')
+    combine = { kind: 'scalar', lambda: reparameterisedLambda(lambdaVectors(params, a), layer) };
   if (c.variant === 'diffv2') {
     lambdaPerToken = tokenLambda(backend, x, params.get(`${a}lambda_proj.weight`)!, rows, D, c.n_heads); // [B, T, H]
     combine = { kind: 'token', lambda: lambdaPerToken };
@@ -146,7 +182,13 @@ export function attentionForward(
   let merged = attn.out; // [B, T, heads, vDim]
   let subln: { rstd: Floats } | undefined;
   if (c.variant === 'diff') {
-    const norm = backend.rmsNormForward(attn.out, params.get(`${a}subln.weight`)!, rows * c.n_heads, g.vDim, c.subln_eps);
+    const norm = backend.rmsNormForward(
+      attn.out,
+      params.get(`${a}subln.weight`)!,
+      rows * c.n_heads,
+      g.vDim,
+      c.subln_eps,
+    );
     backend.scaleInPlace(norm.y, 1 - lambdaInit(layer));
     merged = norm.y;
     subln = { rstd: norm.rstd };
@@ -156,9 +198,28 @@ export function attentionForward(
 
   const maps = options.wantMaps ? splitMaps(backend, c, g, attn.probs!, combine) : undefined;
   const tape: AttentionTape | undefined = options.keepTape
-    ? { x, rows, attentionContext: attn.context, headsRaw: subln ? attn.out : undefined, subln, merged, tokenLambda: lambdaPerToken }
+    ? {
+        x,
+        rows,
+        attentionContext: attn.context,
+        headsRaw: subln ? attn.out : undefined,
+        subln,
+        merged,
+        tokenLambda: lambdaPerToken,
+      }
     : undefined;
-  return { out, tape, maps };
+  return { out, tape, maps, lambdaMean: meanLambda(combine) };
+}
+
+/** V1: the layer's λ; V2: the mean of sigmoid λ over tokens and heads; baseline: undefined. */
+function meanLambda(combine: DifferentialCombine): number | undefined {
+  if (combine.kind === 'scalar') return combine.lambda;
+  if (combine.kind === 'token') {
+    let sum = 0;
+    for (const value of combine.lambda) sum += value;
+    return sum / combine.lambda.length;
+  }
+  return undefined;
 }
 
 /** dOut [B·T, D] → dx [B·T, D]; parameter gradients accumulate into `grads`. */
@@ -180,18 +241,44 @@ export function attentionBackward(
   const d = g.qkDim;
   const wo = `${a}${outputProjection(c)}.weight`;
   const width = tape.merged.length / rows;
-  let dHeads = backend.linearBackward(dOut, tape.merged, params.get(wo)!, rows, width, D, grads.get(wo)!, true)!;
+  let dHeads = backend.linearBackward(
+    dOut,
+    tape.merged,
+    params.get(wo)!,
+    rows,
+    width,
+    D,
+    grads.get(wo)!,
+    true,
+  )!;
   if (c.variant === 'diff') {
     backend.scaleInPlace(dHeads, 1 - lambdaInit(layer));
     const w = `${a}subln.weight`;
-    dHeads = backend.rmsNormBackward(dHeads, tape.headsRaw!, params.get(w)!, tape.subln!.rstd, rows * c.n_heads, g.vDim, grads.get(w)!);
+    dHeads = backend.rmsNormBackward(
+      dHeads,
+      tape.headsRaw!,
+      params.get(w)!,
+      tape.subln!.rstd,
+      rows * c.n_heads,
+      g.vDim,
+      grads.get(w)!,
+    );
   }
   const { dq, dk, dv, dLambda } = backend.attentionBackward(tape.attentionContext, dHeads);
   backend.rope(dq, batch, seq, g.qHeads, d, 0, c.rope_theta, true);
   backend.rope(dk, batch, seq, g.kHeads, d, 0, c.rope_theta, true);
 
   const project = (name: string, dy: Floats, outDim: number) =>
-    backend.linearBackward(dy, x, params.get(`${a}${name}.weight`)!, rows, D, outDim, grads.get(`${a}${name}.weight`)!, true)!;
+    backend.linearBackward(
+      dy,
+      x,
+      params.get(`${a}${name}.weight`)!,
+      rows,
+      D,
+      outDim,
+      grads.get(`${a}${name}.weight`)!,
+      true,
+    )!;
   const dx = project('q_proj', dq, g.qHeads * d);
   backend.addInPlace(dx, project('k_proj', dk, g.kHeads * d));
   backend.addInPlace(dx, project('v_proj', dv, g.vHeads * g.vDim));
@@ -201,14 +288,30 @@ export function attentionBackward(
     const w = `${a}lambda_proj.weight`;
     backend.addInPlace(
       dx,
-      tokenLambdaBackward(backend, tape.tokenLambda!, dLambda as Floats, x, params.get(w)!, rows, D, c.n_heads, grads.get(w)!),
+      tokenLambdaBackward(
+        backend,
+        tape.tokenLambda!,
+        dLambda as Floats,
+        x,
+        params.get(w)!,
+        rows,
+        D,
+        c.n_heads,
+        grads.get(w)!,
+      ),
     );
   }
   return dx;
 }
 
 /** Split the op's maps [B, qHeads, T, S] into the fixture's names (de-interleaving head pairs). */
-function splitMaps(backend: Backend, c: ModelConfig, g: AttentionGeometry, probs: Floats, combine: DifferentialCombine): LayerMaps {
+function splitMaps(
+  backend: Backend,
+  c: ModelConfig,
+  g: AttentionGeometry,
+  probs: Floats,
+  combine: DifferentialCombine,
+): LayerMaps {
   if (c.variant === 'baseline') return { p: probs };
   const { batch: B, seqQ: T, seqK: S } = g;
   const H = g.qHeads / 2;

@@ -38,7 +38,15 @@ export class ConfigError extends Error {
 }
 
 const DEFAULTS = { rope_theta: 10000, norm_eps: 1e-5, subln_eps: 1e-5, tie_embeddings: false };
-const INTEGER_FIELDS = ['vocab_size', 'd_model', 'n_layers', 'ffn_hidden', 'n_heads', 'n_kv_heads', 'head_dim'] as const;
+const INTEGER_FIELDS = [
+  'vocab_size',
+  'd_model',
+  'n_layers',
+  'ffn_hidden',
+  'n_heads',
+  'n_kv_heads',
+  'head_dim',
+] as const;
 const FLOAT_FIELDS = ['rope_theta', 'norm_eps', 'subln_eps'] as const;
 /** Keys that Hugging Face tooling writes into config.json and that carry no model meaning here. */
 const IGNORED_KEYS = new Set(['model_type', 'architectures', 'torch_dtype', 'transformers_version']);
@@ -52,18 +60,24 @@ export function lambdaInit(depth: number): number {
 /** Parse and validate a config object (e.g. the contents of config.json), filling the defaults. */
 export function parseConfig(json: unknown, source = 'config'): ModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ConfigError(`${source}: expected a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`);
+    throw new ConfigError(
+      `${source}: expected a JSON object, found ${Array.isArray(json) ? 'an array' : typeof json}`,
+    );
   }
   const raw = json as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key) && !IGNORED_KEYS.has(key) && !key.startsWith('_')) {
-      throw new ConfigError(`${source}: unknown field "${key}" (known fields: ${[...KNOWN_KEYS].join(', ')})`);
+      throw new ConfigError(
+        `${source}: unknown field "${key}" (known fields: ${[...KNOWN_KEYS].join(', ')})`,
+      );
     }
   }
   const present = Object.entries(raw).filter(([, value]) => value !== undefined && value !== null);
   const config = { ...DEFAULTS, ...Object.fromEntries(present) } as Record<string, unknown>;
   if (!VARIANTS.includes(config.variant as Variant)) {
-    throw new ConfigError(`${source}: variant must be one of ${VARIANTS.join(', ')}, found ${JSON.stringify(config.variant)}`);
+    throw new ConfigError(
+      `${source}: variant must be one of ${VARIANTS.join(', ')}, found ${JSON.stringify(config.variant)}`,
+    );
   }
   for (const field of INTEGER_FIELDS) {
     const value = config[field];
@@ -79,7 +93,9 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
     }
   }
   if (typeof config.tie_embeddings !== 'boolean') {
-    throw new ConfigError(`${source}: tie_embeddings must be true or false, found ${JSON.stringify(config.tie_embeddings)}`);
+    throw new ConfigError(
+      `${source}: tie_embeddings must be true or false, found ${JSON.stringify(config.tie_embeddings)}`,
+    );
   }
   const parsed: ModelConfig = {
     variant: config.variant as Variant,
@@ -104,16 +120,20 @@ function checkGeometry(c: ModelConfig, source: string): void {
   const { d_model: D, n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
   const width = c.variant === 'diff' ? 2 * H * d : H * d;
   const formula = c.variant === 'diff' ? '2·n_heads·head_dim' : 'n_heads·head_dim';
-  if (D !== width) throw new ConfigError(`${source}: d_model ${D} ≠ ${formula} = ${width} (variant ${c.variant})`);
-  if (d % 2 !== 0) throw new ConfigError(`${source}: head_dim must be even for rotary embeddings, found ${d}`);
+  if (D !== width)
+    throw new ConfigError(`${source}: d_model ${D} ≠ ${formula} = ${width} (variant ${c.variant})`);
+  if (d % 2 !== 0)
+    throw new ConfigError(`${source}: head_dim must be even for rotary embeddings, found ${d}`);
   if (Hkv > H || H % Hkv !== 0) {
     throw new ConfigError(`${source}: n_kv_heads ${Hkv} must divide n_heads ${H} (grouped-query attention)`);
   }
 }
 
 /** Serialisable form, fields in the documented order. */
-export function configToJSON(c: ModelConfig): Record<string, unknown> {
-  return { ...c };
+export function configToJSON(c: ModelConfig): ModelConfig {
+  const { variant, vocab_size, d_model, n_layers, ffn_hidden, n_heads, n_kv_heads, head_dim } = c;
+  const { rope_theta, norm_eps, subln_eps, tie_embeddings } = c;
+  return { variant, vocab_size, d_model, n_layers, ffn_hidden, n_heads, n_kv_heads, head_dim, rope_theta, norm_eps, subln_eps, tie_embeddings };
 }
 
 /**
@@ -123,7 +143,8 @@ export function configToJSON(c: ModelConfig): Record<string, unknown> {
  * per-head norm). DIFF V2 keeps the heads and doubles the query heads.
  */
 export function matchedConfig(baseline: ModelConfig, variant: Variant): ModelConfig {
-  if (baseline.variant !== 'baseline') throw new ConfigError(`matchedConfig: expected a baseline config, found variant ${baseline.variant}`);
+  if (baseline.variant !== 'baseline')
+    throw new ConfigError(`matchedConfig: expected a baseline config, found variant ${baseline.variant}`);
   if (variant === 'baseline') return { ...baseline };
   if (variant === 'diffv2') return { ...baseline, variant };
   if (baseline.n_heads % 2 !== 0 || baseline.n_kv_heads % 2 !== 0) {

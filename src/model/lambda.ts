@@ -37,7 +37,14 @@ export function reparameterisedLambdaBackward(v: LambdaVectors, dLambda: number,
 }
 
 /** x [rows, D], w [H, D] → λ [rows, H] */
-export function tokenLambda(backend: Backend, x: Floats, w: Floats, rows: number, dim: number, heads: number): Floats {
+export function tokenLambda(
+  backend: Backend,
+  x: Floats,
+  w: Floats,
+  rows: number,
+  dim: number,
+  heads: number,
+): Floats {
   const z = backend.linearForward(x, w, rows, dim, heads);
   for (let i = 0; i < z.length; i++) z[i] = 1 / (1 + Math.exp(-z[i]));
   return z;

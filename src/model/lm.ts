@@ -4,7 +4,13 @@
  * with an explicit backward pass (layer by layer, in reverse) for every parameter.
  */
 import type { Backend, Floats } from '../core/backend.ts';
-import { type AttentionTape, attentionBackward, attentionForward, type LayerCache, type LayerMaps } from './attention.ts';
+import {
+  type AttentionTape,
+  attentionBackward,
+  attentionForward,
+  type LayerCache,
+  type LayerMaps,
+} from './attention.ts';
 import type { ModelConfig } from './config.ts';
 import { layerPrefix, type ParameterSet, zerosLike } from './parameters.ts';
 
@@ -46,6 +52,8 @@ export interface ForwardResult {
   /** [B, T, V] */
   logits: Floats;
   maps?: LayerMaps[];
+  /** Per layer: V1 λ, V2 mean sigmoid λ over the batch (absent for the baseline). */
+  lambdas?: number[];
 }
 
 export class LanguageModel {
@@ -60,7 +68,13 @@ export class LanguageModel {
   }
 
   private checkTokens(tokens: Int32Array, batch: number, seq: number): void {
-    if (!Number.isInteger(batch) || !Number.isInteger(seq) || batch < 1 || seq < 1 || tokens.length !== batch * seq) {
+    if (
+      !Number.isInteger(batch) ||
+      !Number.isInteger(seq) ||
+      batch < 1 ||
+      seq < 1 ||
+      tokens.length !== batch * seq
+    ) {
       throw new RangeError(`expected ${batch}×${seq} = ${batch * seq} tokens, found ${tokens.length}`);
     }
   }
@@ -81,8 +95,8 @@ export class LanguageModel {
 
   /** tokens [B, T] → logits [B, T, V] (and the attention maps on request). */
   forward(tokens: Int32Array, batch: number, seq: number, options: ForwardOptions = {}): ForwardResult {
-    const { logits, maps } = this.run(tokens, batch, seq, options, false);
-    return { logits, maps };
+    const { logits, maps, lambdas } = this.run(tokens, batch, seq, options, false);
+    return { logits, maps, lambdas };
   }
 
   /** Mean next-token cross-entropy and its gradient for every parameter. */
@@ -91,14 +105,14 @@ export class LanguageModel {
     targets: Int32Array,
     batch: number,
     seq: number,
-  ): { loss: number; grads: ParameterSet; logits: Floats } {
+  ): { loss: number; grads: ParameterSet; logits: Floats; lambdas?: number[] } {
     this.checkTokens(targets, batch, seq);
-    const { logits, tape } = this.run(inputs, batch, seq, {}, true);
+    const { logits, tape, lambdas } = this.run(inputs, batch, seq, {}, true);
     const V = this.config.vocab_size;
     const { loss, dLogits } = this.backend.crossEntropy(logits, targets, batch * seq, V);
     const grads = zerosLike(this.params, this.backend);
     this.backward(tape!, dLogits, grads, batch, seq);
-    return { loss, grads, logits };
+    return { loss, grads, logits, lambdas };
   }
 
   /** Mean next-token cross-entropy without gradients. */
@@ -114,7 +128,7 @@ export class LanguageModel {
     seq: number,
     options: ForwardOptions,
     keepTape: boolean,
-  ): { logits: Floats; maps?: LayerMaps[]; tape?: ModelTape } {
+  ): { logits: Floats; maps?: LayerMaps[]; tape?: ModelTape; lambdas?: number[] } {
     this.checkTokens(tokens, batch, seq);
     const { backend, config: c, params } = this;
     const rows = batch * seq;
@@ -122,6 +136,7 @@ export class LanguageModel {
     const F = c.ffn_hidden;
     const maps: LayerMaps[] = [];
     const blocks: BlockTape[] = [];
+    const lambdas: number[] = [];
     let x = backend.embeddingForward(params.get('model.embed_tokens.weight')!, tokens, D); // [B·T, D]
     for (let l = 0; l < c.n_layers; l++) {
       const p = layerPrefix(l);
@@ -133,20 +148,38 @@ export class LanguageModel {
       });
       const x1 = x.slice(); // [B·T, D]
       backend.addInPlace(x1, attn.out);
-      const n2 = backend.rmsNormForward(x1, params.get(`${p}post_attention_layernorm.weight`)!, rows, D, c.norm_eps);
+      const n2 = backend.rmsNormForward(
+        x1,
+        params.get(`${p}post_attention_layernorm.weight`)!,
+        rows,
+        D,
+        c.norm_eps,
+      );
       const gate = backend.linearForward(n2.y, params.get(`${p}mlp.gate_proj.weight`)!, rows, D, F); // [B·T, F]
       const up = backend.linearForward(n2.y, params.get(`${p}mlp.up_proj.weight`)!, rows, D, F); // [B·T, F]
       const mixed = backend.swigluForward(gate, up); // [B·T, F]
       const x2 = backend.linearForward(mixed, params.get(`${p}mlp.down_proj.weight`)!, rows, F, D); // [B·T, D]
       backend.addInPlace(x2, x1);
       if (attn.maps) maps.push(attn.maps);
-      if (keepTape) blocks.push({ x, rstd1: n1.rstd, attention: attn.tape!, x1, h2: n2.y, rstd2: n2.rstd, gate, up, mixed });
+      if (attn.lambdaMean !== undefined) lambdas.push(attn.lambdaMean);
+      if (keepTape)
+        blocks.push({
+          x,
+          rstd1: n1.rstd,
+          attention: attn.tape!,
+          x1,
+          h2: n2.y,
+          rstd2: n2.rstd,
+          gate,
+          up,
+          mixed,
+        });
       x = x2;
     }
     const nf = backend.rmsNormForward(x, params.get('model.norm.weight')!, rows, D, c.norm_eps);
     const logits = backend.linearForward(nf.y, this.head(), rows, D, c.vocab_size); // [B·T, V]
     const tape = keepTape ? { tokens, blocks, xFinal: x, hFinal: nf.y, rstdFinal: nf.rstd } : undefined;
-    return { logits, maps: options.maps ? maps : undefined, tape };
+    return { logits, maps: options.maps ? maps : undefined, tape, lambdas: lambdas.length ? lambdas : undefined };
   }
 
   private backward(tape: ModelTape, dLogits: Floats, grads: ParameterSet, batch: number, seq: number): void {
@@ -155,7 +188,16 @@ export class LanguageModel {
     const D = c.d_model;
     const F = c.ffn_hidden;
     const headName = c.tie_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    const dh = backend.linearBackward(dLogits, tape.hFinal, this.head(), rows, D, c.vocab_size, grads.get(headName)!, true)!;
+    const dh = backend.linearBackward(
+      dLogits,
+      tape.hFinal,
+      this.head(),
+      rows,
+      D,
+      c.vocab_size,
+      grads.get(headName)!,
+      true,
+    )!;
     let dx = backend.rmsNormBackward(
       dh,
       tape.xFinal,
@@ -171,15 +213,61 @@ export class LanguageModel {
       const w = (name: string) => params.get(p + name)!;
       const gw = (name: string) => grads.get(p + name)!;
       // MLP branch: dx flows to x1 directly and through down ∘ swiglu ∘ (gate, up) ∘ norm.
-      const dMixed = backend.linearBackward(dx, t.mixed, w('mlp.down_proj.weight'), rows, F, D, gw('mlp.down_proj.weight'), true)!;
+      const dMixed = backend.linearBackward(
+        dx,
+        t.mixed,
+        w('mlp.down_proj.weight'),
+        rows,
+        F,
+        D,
+        gw('mlp.down_proj.weight'),
+        true,
+      )!;
       const { dGate, dUp } = backend.swigluBackward(dMixed, t.gate, t.up);
-      const dh2 = backend.linearBackward(dGate, t.h2, w('mlp.gate_proj.weight'), rows, D, F, gw('mlp.gate_proj.weight'), true)!;
-      backend.addInPlace(dh2, backend.linearBackward(dUp, t.h2, w('mlp.up_proj.weight'), rows, D, F, gw('mlp.up_proj.weight'), true)!);
-      const dx1 = backend.rmsNormBackward(dh2, t.x1, w('post_attention_layernorm.weight'), t.rstd2, rows, D, gw('post_attention_layernorm.weight'));
+      const dh2 = backend.linearBackward(
+        dGate,
+        t.h2,
+        w('mlp.gate_proj.weight'),
+        rows,
+        D,
+        F,
+        gw('mlp.gate_proj.weight'),
+        true,
+      )!;
+      backend.addInPlace(
+        dh2,
+        backend.linearBackward(
+          dUp,
+          t.h2,
+          w('mlp.up_proj.weight'),
+          rows,
+          D,
+          F,
+          gw('mlp.up_proj.weight'),
+          true,
+        )!,
+      );
+      const dx1 = backend.rmsNormBackward(
+        dh2,
+        t.x1,
+        w('post_attention_layernorm.weight'),
+        t.rstd2,
+        rows,
+        D,
+        gw('post_attention_layernorm.weight'),
+      );
       backend.addInPlace(dx1, dx);
       // Attention branch.
       const dh1 = attentionBackward(backend, c, l, params, grads, t.attention, dx1, batch, seq);
-      dx = backend.rmsNormBackward(dh1, t.x, w('input_layernorm.weight'), t.rstd1, rows, D, gw('input_layernorm.weight'));
+      dx = backend.rmsNormBackward(
+        dh1,
+        t.x,
+        w('input_layernorm.weight'),
+        t.rstd1,
+        rows,
+        D,
+        gw('input_layernorm.weight'),
+      );
       backend.addInPlace(dx, dx1);
     }
     backend.embeddingBackward(dx, tape.tokens, D, grads.get('model.embed_tokens.weight')!);

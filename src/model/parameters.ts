@@ -63,12 +63,20 @@ export function parameterGroup(name: string): ParameterGroup {
   if (name === 'lm_head.weight') return 'head';
   if (name.includes('.mlp.')) return 'mlp';
   if (name.includes('lambda_')) return 'lambda';
-  if (name.endsWith('norm.weight') || name.endsWith('layernorm.weight') || name.includes('.subln.')) return 'norm';
+  if (name.endsWith('norm.weight') || name.endsWith('layernorm.weight') || name.includes('.subln.'))
+    return 'norm';
   return 'attention';
 }
 
 export function countParameters(c: ModelConfig): { total: number; byGroup: Record<ParameterGroup, number> } {
-  const byGroup: Record<ParameterGroup, number> = { embedding: 0, attention: 0, lambda: 0, norm: 0, mlp: 0, head: 0 };
+  const byGroup: Record<ParameterGroup, number> = {
+    embedding: 0,
+    attention: 0,
+    lambda: 0,
+    norm: 0,
+    mlp: 0,
+    head: 0,
+  };
   let total = 0;
   for (const [name, shape] of parameterShapes(c)) {
     const n = sizeOf(shape);

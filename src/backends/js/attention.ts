@@ -28,16 +28,27 @@ interface JsAttentionContext {
   heads: Floats;
 }
 
-export function checkGeometry(g: AttentionGeometry, q: Floats, k: Floats, v: Floats, combine: DifferentialCombine): void {
+export function checkGeometry(
+  g: AttentionGeometry,
+  q: Floats,
+  k: Floats,
+  v: Floats,
+  combine: DifferentialCombine,
+): void {
   const expect = (what: string, found: number, want: number) => {
     if (found !== want) throw new RangeError(`attention: ${what} has ${found} values, expected ${want}`);
   };
   expect('q', q.length, g.batch * g.seqQ * g.qHeads * g.qkDim);
   expect('k', k.length, g.batch * g.seqK * g.kHeads * g.qkDim);
   expect('v', v.length, g.batch * g.seqK * g.vHeads * g.vDim);
-  if (g.seqK < g.seqQ) throw new RangeError(`attention: ${g.seqK} key rows cannot serve ${g.seqQ} query rows`);
-  if (combine.kind !== 'none' && g.qHeads % 2 !== 0) throw new RangeError(`attention: differential combine needs an even number of query heads, found ${g.qHeads}`);
-  if (combine.kind === 'token') expect('token-wise λ', combine.lambda.length, g.batch * g.seqQ * (g.qHeads / 2));
+  if (g.seqK < g.seqQ)
+    throw new RangeError(`attention: ${g.seqK} key rows cannot serve ${g.seqQ} query rows`);
+  if (combine.kind !== 'none' && g.qHeads % 2 !== 0)
+    throw new RangeError(
+      `attention: differential combine needs an even number of query heads, found ${g.qHeads}`,
+    );
+  if (combine.kind === 'token')
+    expect('token-wise λ', combine.lambda.length, g.batch * g.seqQ * (g.qHeads / 2));
 }
 
 export function attentionForward(
@@ -93,7 +104,12 @@ export function attentionForward(
 }
 
 /** heads [B, T, H, dv] → [B, T, H/2, dv] (or heads itself for `none`) */
-function combineForward(alloc: Alloc, heads: Floats, g: AttentionGeometry, combine: DifferentialCombine): Floats {
+function combineForward(
+  alloc: Alloc,
+  heads: Floats,
+  g: AttentionGeometry,
+  combine: DifferentialCombine,
+): Floats {
   if (combine.kind === 'none') return heads;
   const { batch: B, seqQ: T, qHeads: H, vDim: dv } = g;
   const pairs = H / 2;

@@ -9,7 +9,8 @@ export function embeddingForward(alloc: Alloc, table: Floats, tokens: Int32Array
   const out = alloc(tokens.length * dim);
   for (let n = 0; n < tokens.length; n++) {
     const id = tokens[n];
-    if (!(id >= 0 && id < vocab)) throw new RangeError(`token id ${id} at position ${n} is outside the vocabulary [0, ${vocab})`);
+    if (!(id >= 0 && id < vocab))
+      throw new RangeError(`token id ${id} at position ${n} is outside the vocabulary [0, ${vocab})`);
     out.set(table.subarray(id * dim, (id + 1) * dim), n * dim);
   }
   return out;
@@ -34,7 +35,12 @@ export function swigluForward(alloc: Alloc, gate: Floats, up: Floats): Floats {
 }
 
 /** dsilu/dg = σ(g)·(1 + g·(1 − σ(g))) */
-export function swigluBackward(alloc: Alloc, dh: Floats, gate: Floats, up: Floats): { dGate: Floats; dUp: Floats } {
+export function swigluBackward(
+  alloc: Alloc,
+  dh: Floats,
+  gate: Floats,
+  up: Floats,
+): { dGate: Floats; dUp: Floats } {
   const dGate = alloc(gate.length);
   const dUp = alloc(gate.length);
   for (let i = 0; i < gate.length; i++) {
@@ -58,7 +64,8 @@ export function crossEntropy(
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const target = targets[r];
-    if (!(target >= 0 && target < vocab)) throw new RangeError(`target id ${target} at row ${r} is outside the vocabulary [0, ${vocab})`);
+    if (!(target >= 0 && target < vocab))
+      throw new RangeError(`target id ${target} at row ${r} is outside the vocabulary [0, ${vocab})`);
     const off = r * vocab;
     let max = Number.NEGATIVE_INFINITY;
     for (let v = 0; v < vocab; v++) if (logits[off + v] > max) max = logits[off + v];

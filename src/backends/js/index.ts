@@ -18,7 +18,10 @@ import { rmsNormBackward, rmsNormForward } from './norm.ts';
 import { rope } from './rope.ts';
 
 export function createJsBackend(precision: Precision = 'f32'): Backend {
-  const alloc = precision === 'f64' ? (n: number): Floats => new Float64Array(n) : (n: number): Floats => new Float32Array(n);
+  const alloc =
+    precision === 'f64'
+      ? (n: number): Floats => new Float64Array(n)
+      : (n: number): Floats => new Float32Array(n);
   return {
     name: precision === 'f64' ? 'js-f64' : 'js',
     precision,

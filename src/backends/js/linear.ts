@@ -4,7 +4,14 @@ import type { Floats } from '../../core/backend.ts';
 type Alloc = (length: number) => Floats;
 
 /** x [rows, inDim], w [outDim, inDim] → y [rows, outDim] */
-export function linearForward(alloc: Alloc, x: Floats, w: Floats, rows: number, inDim: number, outDim: number): Floats {
+export function linearForward(
+  alloc: Alloc,
+  x: Floats,
+  w: Floats,
+  rows: number,
+  inDim: number,
+  outDim: number,
+): Floats {
   const y = alloc(rows * outDim);
   for (let r = 0; r < rows; r++) {
     const xOff = r * inDim;

@@ -4,7 +4,14 @@ import type { Floats, RmsNormForward } from '../../core/backend.ts';
 type Alloc = (length: number) => Floats;
 
 /** x [rows, dim], w [dim] → y [rows, dim], rstd [rows] */
-export function rmsNormForward(alloc: Alloc, x: Floats, w: Floats, rows: number, dim: number, eps: number): RmsNormForward {
+export function rmsNormForward(
+  alloc: Alloc,
+  x: Floats,
+  w: Floats,
+  rows: number,
+  dim: number,
+  eps: number,
+): RmsNormForward {
   const y = alloc(rows * dim);
   const rstd = alloc(rows);
   for (let r = 0; r < rows; r++) {

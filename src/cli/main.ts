@@ -1,0 +1,134 @@
+/**
+ * The `diff-transformer` command line: thin — parse flags, call the library, print.
+ * Results go to stdout; progress and notices to stderr; every error is one line and a non-zero exit.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { createBackend } from '../backends/index.ts';
+import { generateText } from '../generate/generate.ts';
+import { loadModelFolder } from '../io/model-folder.ts';
+import { VARIANTS, type Variant } from '../model/config.ts';
+import { Tokenizer } from '../tokenizer/index.ts';
+import { compare } from '../train/compare.ts';
+import { PRESETS } from '../train/presets.ts';
+import { TOKENIZER_FILE, train } from '../train/trainer.ts';
+import { modelInfo, printModelInfo } from './info.ts';
+
+const integer = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, found "${value}"`);
+  return n;
+};
+const number = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, found "${value}"`);
+  return n;
+};
+const variant = (value: string): Variant => {
+  if (!VARIANTS.includes(value as Variant)) throw new InvalidArgumentError(`expected one of ${VARIANTS.join(', ')}, found "${value}"`);
+  return value as Variant;
+};
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildProgram(): Command {
+  const program = new Command('diff-transformer')
+    .description('Differential Transformer (DIFF V1, V2) and its parameter-matched baseline: train, run, inspect')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  const trainingFlags = (cmd: Command) =>
+    cmd
+      .requiredOption('--preset <name>', `model size: ${Object.keys(PRESETS).join(', ')}`)
+      .option('--data <path>', 'text file or folder (repeatable); default: the embedded Moby Dick corpus', collect)
+      .requiredOption('--out <dir>', 'output folder')
+      .option('--steps <n>', 'total optimiser steps of the run (fixes the LR schedule)', integer('--steps'))
+      .option('--batch <n>', 'sequences per step', integer('--batch'))
+      .option('--seq <n>', 'tokens per sequence', integer('--seq'))
+      .option('--lr <x>', 'peak learning rate', number('--lr'))
+      .option('--seed <n>', 'random seed (init, batches)', integer('--seed'))
+      .option('--vocab <n>', 'BPE vocabulary size (≥ 257)', integer('--vocab'))
+      .option('--eval-every <n>', 'validation every N steps', integer('--eval-every'))
+      .option('--save-every <n>', 'checkpoint every N steps', integer('--save-every'))
+      .option('--backend <name>', 'js | auto (and native when built)', 'auto')
+      .option('--quiet', 'no progress output');
+
+  trainingFlags(
+    program
+      .command('train')
+      .description('train one model; the output folder becomes a model folder')
+      .requiredOption('--variant <name>', 'diff | baseline | diffv2', variant)
+      .option('--resume', 'continue the run in --out from its last checkpoint'),
+  ).action(async (o) => {
+    const r = await train({ ...o, data: o.data });
+    process.stdout.write(
+      `${r.config.variant}: ${r.parameters} parameters, ${r.steps} steps, val loss ${r.finalValLoss.toFixed(4)}, ${r.finalValBpb.toFixed(4)} bits/byte, ${Math.round(r.tokensPerSecond)} tokens/s (${r.backend}) → ${r.out}\n`,
+    );
+  });
+
+  trainingFlags(program.command('compare').description('train DIFF V1, the baseline and DIFF V2 alike and compare them')).action(
+    async (o) => {
+      const r = await compare({ ...o, data: o.data });
+      process.stdout.write(`${r.table}\n\nreport: ${r.reportPath}\n`);
+    },
+  );
+
+  program
+    .command('generate')
+    .description('generate text from a trained model folder (text on stdout, streamed)')
+    .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, tokenizer.json)')
+    .requiredOption('--prompt <text>', 'text to continue')
+    .option('--max-tokens <n>', 'tokens to generate', integer('--max-tokens'), 100)
+    .option('--temperature <x>', '0 = greedy; <1 sharper, >1 flatter', number('--temperature'), 0.8)
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = all)', integer('--top-k'), 0)
+    .option('--top-p <p>', 'nucleus: keep the most likely tokens up to probability p', number('--top-p'), 1)
+    .option('--seed <n>', 'sampling seed', integer('--seed'), 0)
+    .option('--no-cache', 'recompute the whole prefix each step instead of using the KV cache')
+    .option('--backend <name>', 'js | auto (and native when built)', 'auto')
+    .action((o) => {
+      const backend = createBackend(o.backend);
+      const model = loadModelFolder(o.model, backend);
+      const tokenizerPath = join(o.model, TOKENIZER_FILE);
+      if (!existsSync(tokenizerPath)) throw new Error(`${o.model} has no ${TOKENIZER_FILE}: generation needs the tokenizer the model was trained with`);
+      const tokenizer = Tokenizer.fromFile(tokenizerPath);
+      if (tokenizer.vocabSize !== model.config.vocab_size) {
+        throw new Error(`${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model expects vocab_size ${model.config.vocab_size}`);
+      }
+      process.stderr.write(`[${model.config.variant}, backend ${backend.name}${o.cache ? ', KV cache' : ', no cache'}]\n`);
+      generateText(
+        model,
+        tokenizer,
+        o.prompt,
+        { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, useCache: o.cache },
+        (piece) => process.stdout.write(piece),
+      );
+      process.stdout.write('\n');
+    });
+
+  program
+    .command('info')
+    .description('describe a model folder: config, parameters by group, λ per layer')
+    .requiredOption('--model <dir>', 'model folder')
+    .option('--json', 'print JSON')
+    .option('--backend <name>', 'js | auto (and native when built)', 'auto')
+    .action((o) => {
+      const info = modelInfo(o.model, createBackend(o.backend));
+      process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : printModelInfo(info));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    const e = error as Error & { code?: string; exitCode?: number };
+    if (e.code?.startsWith('commander.')) return e.exitCode ?? 1; // commander already printed its one line
+    process.stderr.write(`diff-transformer: ${e.message.split('\n')[0]}\n`);
+    if (process.env.DIFF_TRANSFORMER_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The training loop: corpus → tokenizer → batches → loss and gradients → clip → AdamW, with
+ * evaluation (validation loss, bits per byte), metrics.jsonl, atomic checkpoints and exact resume.
+ *
+ * A run is a pure function of its settings: the same flags give the same losses, and a run killed at
+ * any moment and restarted with `resume` continues from its last checkpoint (weights, AdamW moments,
+ * step, data sampler state) to exactly the losses of an uninterrupted run.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createBackend } from '../backends/index.ts';
+import { Rng } from '../core/rng.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
+import { saveModelFolder } from '../io/model-folder.ts';
+import { type ModelConfig, type Variant, VARIANTS } from '../model/config.ts';
+import { LanguageModel } from '../model/lm.ts';
+import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
+import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
+import { ADAMW_DEFAULTS, type AdamWState, adamwStep, clipGradients, isDecayed } from './adamw.ts';
+import { BatchSampler, evaluationBatches } from './batches.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadCorpus, splitTokens } from './corpus.ts';
+import { appendMetrics, type MetricsRecord, truncateMetrics } from './metrics.ts';
+import { getPreset, presetConfig } from './presets.ts';
+import { createProgress } from './progress.ts';
+import { defaultWarmup, learningRate } from './schedule.ts';
+
+export const TOKENIZER_FILE = 'tokenizer.json';
+const VALIDATION_FRACTION = 0.1;
+const MAX_EVAL_BATCHES = 16;
+const GRAD_CLIP = 1.0;
+
+export interface TrainOptions {
+  variant: Variant;
+  preset: string;
+  out: string;
+  data?: string[];
+  steps?: number;
+  batch?: number;
+  seq?: number;
+  lr?: number;
+  seed?: number;
+  vocab?: number;
+  evalEvery?: number;
+  saveEvery?: number;
+  resume?: boolean;
+  backend?: string;
+  /** No progress output (library use, tests). */
+  quiet?: boolean;
+  /** Label for progress lines (compare uses the variant name). */
+  label?: string;
+}
+
+export interface TrainResult {
+  out: string;
+  config: ModelConfig;
+  parameters: number;
+  steps: number;
+  finalTrainLoss: number;
+  finalValLoss: number;
+  finalValBpb: number;
+  tokensPerSecond: number;
+  lambdas?: number[];
+  backend: string;
+  wallSeconds: number;
+}
+
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}
+
+/** Settings that decide the numbers; a resume must repeat them exactly. */
+function resolveSettings(o: TrainOptions) {
+  if (!VARIANTS.includes(o.variant)) throw new TrainingError(`--variant must be one of ${VARIANTS.join(', ')}, found "${o.variant}"`);
+  const preset = getPreset(o.preset);
+  const d = preset.training;
+  const settings = {
+    variant: o.variant,
+    preset: preset.name,
+    data: o.data ?? [],
+    steps: o.steps ?? d.steps,
+    batch: o.batch ?? d.batch,
+    seq: o.seq ?? d.seq,
+    lr: o.lr ?? d.lr,
+    seed: o.seed ?? 1,
+    vocab: o.vocab ?? preset.vocab,
+  };
+  for (const key of ['steps', 'batch', 'seq', 'seed'] as const) {
+    const v = settings[key];
+    if (!Number.isSafeInteger(v) || v < (key === 'seed' ? 0 : 1)) throw new TrainingError(`--${key} must be a ${key === 'seed' ? 'non-negative' : 'positive'} integer, found ${v}`);
+  }
+  if (!(settings.lr > 0 && Number.isFinite(settings.lr))) throw new TrainingError(`--lr must be a positive number, found ${settings.lr}`);
+  if (!Number.isSafeInteger(settings.vocab) || settings.vocab < 257) throw new TrainingError(`--vocab must be an integer ≥ 257 (256 bytes + end-of-text), found ${settings.vocab}`);
+  return { preset, settings };
+}
+
+function prepareOutputFolder(out: string, resume: boolean): void {
+  if (resume) {
+    if (!hasCheckpoint(out)) throw new TrainingError(`cannot resume: ${out} holds no checkpoint (start without --resume)`);
+    return;
+  }
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    throw new TrainingError(`${out} is not empty: pass --resume to continue the run there, or choose another --out`);
+  }
+  mkdirSync(out, { recursive: true });
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const started = Date.now();
+  const { preset, settings } = resolveSettings(o);
+  const evalEvery = o.evalEvery ?? preset.training.evalEvery;
+  const saveEvery = o.saveEvery ?? preset.training.saveEvery;
+  prepareOutputFolder(o.out, o.resume ?? false);
+  const backend = createBackend(o.backend ?? 'auto');
+
+  // Data and tokenizer (a resumed run reuses the saved tokenizer; training it again gives the same one).
+  const corpus = loadCorpus(settings.data);
+  const tokenizerPath = join(o.out, TOKENIZER_FILE);
+  let tokenizer: Tokenizer;
+  if (o.resume && existsSync(tokenizerPath)) tokenizer = Tokenizer.fromFile(tokenizerPath);
+  else {
+    tokenizer = trainTokenizer(corpus.text, { vocabSize: settings.vocab });
+    writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
+    writeFileAtomic(join(o.out, 'tokenizer_config.json'), JSON.stringify(HF_TOKENIZER_CONFIG, null, 2));
+  }
+  const ids = Int32Array.from(tokenizer.encode(corpus.text));
+  const { train: trainIds, val: valIds } = splitTokens(ids, VALIDATION_FRACTION, settings.seq + 1);
+  const bytesPerToken = tokenizer.decodeBytes(Array.from(valIds)).length / valIds.length;
+
+  // Model, optimiser and sampler: fresh or from the checkpoint.
+  const config = presetConfig(preset, settings.variant, tokenizer.vocabSize);
+  let model: LanguageModel;
+  let optimiser: AdamWState;
+  let sampler: BatchSampler;
+  let startStep = 0;
+  if (o.resume) {
+    const ckpt = loadCheckpoint(o.out, backend);
+    const changed = Object.keys(settings).filter(
+      (k) => JSON.stringify(ckpt.state.settings[k]) !== JSON.stringify(settings[k as keyof typeof settings]),
+    );
+    if (changed.length) {
+      throw new TrainingError(
+        `cannot resume with different settings: ${changed.map((k) => `${k} was ${JSON.stringify(ckpt.state.settings[k])}, now ${JSON.stringify(settings[k as keyof typeof settings])}`).join('; ')}`,
+      );
+    }
+    model = new LanguageModel(ckpt.state.config, ckpt.params, backend);
+    optimiser = ckpt.optimiser;
+    sampler = BatchSampler.restore(trainIds, settings.batch, settings.seq, ckpt.state.sampler);
+    startStep = ckpt.state.step;
+    truncateMetrics(o.out, startStep);
+  } else {
+    model = new LanguageModel(config, initParameters(config, backend, new Rng(settings.seed)), backend);
+    optimiser = { step: 0, m: zerosLike(model.params, backend), v: zerosLike(model.params, backend) };
+    sampler = new BatchSampler(trainIds, settings.batch, settings.seq, settings.seed + 1);
+  }
+  const shapes = parameterShapes(model.config);
+  const decayed = new Set([...shapes].filter(([name, shape]) => isDecayed(name, shape)).map(([name]) => name));
+  const schedule = { peak: settings.lr, warmupSteps: defaultWarmup(settings.steps), totalSteps: settings.steps, finalFraction: 0.04 };
+  const evalSet = evaluationBatches(valIds, settings.batch, settings.seq, MAX_EVAL_BATCHES);
+
+  const evaluate = (): number => {
+    let total = 0;
+    let rows = 0;
+    for (const b of evalSet) {
+      const n = b.count * settings.seq;
+      total += model.loss(b.inputs.subarray(0, n), b.targets.subarray(0, n), b.count, settings.seq) * b.count;
+      rows += b.count;
+    }
+    return total / rows;
+  };
+  const save = (step: number) => {
+    saveCheckpoint(o.out, model.params, optimiser, { step, sampler: sampler.state(), settings, config: model.config });
+    saveModelFolder(o.out, model, { step: String(step), variant: model.config.variant });
+  };
+
+  const label = o.label ?? settings.variant;
+  const progress = createProgress(label, startStep, settings.steps, o.quiet);
+  const tokensPerStep = settings.batch * settings.seq;
+  let trainSeconds = 0;
+  let last: MetricsRecord | undefined;
+  let lastVal = Number.NaN;
+  for (let step = startStep + 1; step <= settings.steps; step++) {
+    const t0 = performance.now();
+    const batch = sampler.next();
+    const { loss, grads, lambdas } = model.lossAndGradients(batch.inputs, batch.targets, settings.batch, settings.seq);
+    const gradNorm = clipGradients(grads, GRAD_CLIP);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      progress.stop();
+      const kept = hasCheckpoint(o.out) ? `the last good checkpoint in ${o.out} is kept` : 'no checkpoint was written yet';
+      throw new TrainingError(`training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm}; ${kept} (try a lower --lr)`);
+    }
+    const lr = learningRate(schedule, step);
+    adamwStep(model.params, grads, optimiser, lr, decayed, ADAMW_DEFAULTS);
+    const seconds = (performance.now() - t0) / 1000;
+    trainSeconds += seconds;
+
+    const record: MetricsRecord = { step, train_loss: loss, lr, tokens_per_s: tokensPerStep / seconds, grad_norm: gradNorm };
+    if (lambdas) record.lambda = lambdas;
+    if (step % evalEvery === 0 || step === settings.steps) {
+      lastVal = evaluate();
+      record.val_loss = lastVal;
+      record.val_bpb = lastVal / (Math.LN2 * bytesPerToken);
+    }
+    appendMetrics(o.out, record);
+    last = record;
+    progress.update(step, { loss, tokensPerSecond: record.tokens_per_s, valLoss: record.val_loss });
+    if (step % saveEvery === 0 || step === settings.steps) save(step);
+  }
+  progress.stop();
+  if (!last) {
+    // Resumed a finished run: report from the saved state.
+    lastVal = evaluate();
+  }
+  const ranSteps = settings.steps - startStep;
+  return {
+    out: o.out,
+    config: model.config,
+    parameters: countParameters(model.config).total,
+    steps: settings.steps,
+    finalTrainLoss: last?.train_loss ?? Number.NaN,
+    finalValLoss: lastVal,
+    finalValBpb: lastVal / (Math.LN2 * bytesPerToken),
+    tokensPerSecond: ranSteps > 0 ? (ranSteps * tokensPerStep) / trainSeconds : Number.NaN,
+    lambdas: last?.lambda,
+    backend: backend.name,
+    wallSeconds: (Date.now() - started) / 1000,
+  };
+}
