@@ -40,7 +40,8 @@ export function printModelInfo(info: ModelInfo): string {
   }
   if (info.lambda) {
     lines.push('', 'layer  λ_init    λ');
-    for (const l of info.lambda) lines.push(`${String(l.layer).padStart(5)}  ${l.lambda_init.toFixed(4)}  ${l.lambda.toFixed(4)}`);
+    for (const l of info.lambda)
+      lines.push(`${String(l.layer).padStart(5)}  ${l.lambda_init.toFixed(4)}  ${l.lambda.toFixed(4)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -17,30 +17,39 @@ import { modelInfo, printModelInfo } from './info.ts';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, found "${value}"`);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`${name} must be an integer, found "${value}"`);
   return n;
 };
 const number = (name: string) => (value: string) => {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, found "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n))
+    throw new InvalidArgumentError(`${name} must be a number, found "${value}"`);
   return n;
 };
 const variant = (value: string): Variant => {
-  if (!VARIANTS.includes(value as Variant)) throw new InvalidArgumentError(`expected one of ${VARIANTS.join(', ')}, found "${value}"`);
+  if (!VARIANTS.includes(value as Variant))
+    throw new InvalidArgumentError(`expected one of ${VARIANTS.join(', ')}, found "${value}"`);
   return value as Variant;
 };
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function buildProgram(): Command {
   const program = new Command('diff-transformer')
-    .description('Differential Transformer (DIFF V1, V2) and its parameter-matched baseline: train, run, inspect')
+    .description(
+      'Differential Transformer (DIFF V1, V2) and its parameter-matched baseline: train, run, inspect',
+    )
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
 
   const trainingFlags = (cmd: Command) =>
     cmd
       .requiredOption('--preset <name>', `model size: ${Object.keys(PRESETS).join(', ')}`)
-      .option('--data <path>', 'text file or folder (repeatable); default: the embedded Moby Dick corpus', collect)
+      .option(
+        '--data <path>',
+        'text file or folder (repeatable); default: the embedded Moby Dick corpus',
+        collect,
+      )
       .requiredOption('--out <dir>', 'output folder')
       .option('--steps <n>', 'total optimiser steps of the run (fixes the LR schedule)', integer('--steps'))
       .option('--batch <n>', 'sequences per step', integer('--batch'))
@@ -66,12 +75,12 @@ export function buildProgram(): Command {
     );
   });
 
-  trainingFlags(program.command('compare').description('train DIFF V1, the baseline and DIFF V2 alike and compare them')).action(
-    async (o) => {
-      const r = await compare({ ...o, data: o.data });
-      process.stdout.write(`${r.table}\n\nreport: ${r.reportPath}\n`);
-    },
-  );
+  trainingFlags(
+    program.command('compare').description('train DIFF V1, the baseline and DIFF V2 alike and compare them'),
+  ).action(async (o) => {
+    const r = await compare({ ...o, data: o.data });
+    process.stdout.write(`${r.table}\n\nreport: ${r.reportPath}\n`);
+  });
 
   program
     .command('generate')
@@ -89,17 +98,31 @@ export function buildProgram(): Command {
       const backend = createBackend(o.backend);
       const model = loadModelFolder(o.model, backend);
       const tokenizerPath = join(o.model, TOKENIZER_FILE);
-      if (!existsSync(tokenizerPath)) throw new Error(`${o.model} has no ${TOKENIZER_FILE}: generation needs the tokenizer the model was trained with`);
+      if (!existsSync(tokenizerPath))
+        throw new Error(
+          `${o.model} has no ${TOKENIZER_FILE}: generation needs the tokenizer the model was trained with`,
+        );
       const tokenizer = Tokenizer.fromFile(tokenizerPath);
       if (tokenizer.vocabSize !== model.config.vocab_size) {
-        throw new Error(`${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model expects vocab_size ${model.config.vocab_size}`);
+        throw new Error(
+          `${tokenizerPath} has ${tokenizer.vocabSize} tokens but the model expects vocab_size ${model.config.vocab_size}`,
+        );
       }
-      process.stderr.write(`[${model.config.variant}, backend ${backend.name}${o.cache ? ', KV cache' : ', no cache'}]\n`);
+      process.stderr.write(
+        `[${model.config.variant}, backend ${backend.name}${o.cache ? ', KV cache' : ', no cache'}]\n`,
+      );
       generateText(
         model,
         tokenizer,
         o.prompt,
-        { maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, useCache: o.cache },
+        {
+          maxTokens: o.maxTokens,
+          temperature: o.temperature,
+          topK: o.topK,
+          topP: o.topP,
+          seed: o.seed,
+          useCache: o.cache,
+        },
         (piece) => process.stdout.write(piece),
       );
       process.stdout.write('\n');

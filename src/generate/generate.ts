@@ -17,9 +17,14 @@ export interface GenerateOptions extends SamplerOptions {
 }
 
 /** Yields generated token ids one at a time. */
-export function* generateTokens(model: LanguageModel, prompt: readonly number[], o: GenerateOptions): Generator<number> {
+export function* generateTokens(
+  model: LanguageModel,
+  prompt: readonly number[],
+  o: GenerateOptions,
+): Generator<number> {
   validateSampler(o);
-  if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) throw new RangeError(`--max-tokens must be an integer ≥ 0, found ${o.maxTokens}`);
+  if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0))
+    throw new RangeError(`--max-tokens must be an integer ≥ 0, found ${o.maxTokens}`);
   if (prompt.length === 0) throw new RangeError('the prompt must encode to at least one token');
   const V = model.config.vocab_size;
   const rng = new Rng(o.seed ?? 0);

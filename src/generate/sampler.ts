@@ -23,8 +23,10 @@ export function validateSampler(o: SamplerOptions): void {
   if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) {
     throw new RangeError(`--temperature must be a number ≥ 0, found ${o.temperature}`);
   }
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`--top-k must be an integer ≥ 0, found ${o.topK}`);
-  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new RangeError(`--top-p must be in (0, 1], found ${o.topP}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0))
+    throw new RangeError(`--top-k must be an integer ≥ 0, found ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1))
+    throw new RangeError(`--top-p must be in (0, 1], found ${o.topP}`);
 }
 
 export function argmax(logits: Floats | number[]): number {
@@ -46,8 +48,8 @@ export function sampleToken(logits: Floats, o: SamplerOptions, rng: Rng): number
     probs[i] = Math.exp((logits[i] - max) / temperature);
     sum += probs[i];
   }
-  // Candidates by decreasing probability (ties by id, so the order is deterministic).
-  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
+  // Candidates by decreasing logit (ties by id, so the order is deterministic and agrees with argmax).
+  let order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
   if (o.topK && o.topK < V) order = order.slice(0, o.topK);
   if (o.topP !== undefined && o.topP < 1) {
     let mass = 0;

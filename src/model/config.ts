@@ -133,7 +133,20 @@ function checkGeometry(c: ModelConfig, source: string): void {
 export function configToJSON(c: ModelConfig): ModelConfig {
   const { variant, vocab_size, d_model, n_layers, ffn_hidden, n_heads, n_kv_heads, head_dim } = c;
   const { rope_theta, norm_eps, subln_eps, tie_embeddings } = c;
-  return { variant, vocab_size, d_model, n_layers, ffn_hidden, n_heads, n_kv_heads, head_dim, rope_theta, norm_eps, subln_eps, tie_embeddings };
+  return {
+    variant,
+    vocab_size,
+    d_model,
+    n_layers,
+    ffn_hidden,
+    n_heads,
+    n_kv_heads,
+    head_dim,
+    rope_theta,
+    norm_eps,
+    subln_eps,
+    tie_embeddings,
+  };
 }
 
 /**

@@ -179,7 +179,12 @@ export class LanguageModel {
     const nf = backend.rmsNormForward(x, params.get('model.norm.weight')!, rows, D, c.norm_eps);
     const logits = backend.linearForward(nf.y, this.head(), rows, D, c.vocab_size); // [B·T, V]
     const tape = keepTape ? { tokens, blocks, xFinal: x, hFinal: nf.y, rstdFinal: nf.rstd } : undefined;
-    return { logits, maps: options.maps ? maps : undefined, tape, lambdas: lambdas.length ? lambdas : undefined };
+    return {
+      logits,
+      maps: options.maps ? maps : undefined,
+      tape,
+      lambdas: lambdas.length ? lambdas : undefined,
+    };
   }
 
   private backward(tape: ModelTape, dLogits: Floats, grads: ParameterSet, batch: number, seq: number): void {

@@ -35,7 +35,12 @@ export function hasCheckpoint(dir: string): boolean {
   return existsSync(checkpointPath(dir));
 }
 
-export function saveCheckpoint(dir: string, params: ParameterSet, optimiser: AdamWState, state: RunState): void {
+export function saveCheckpoint(
+  dir: string,
+  params: ParameterSet,
+  optimiser: AdamWState,
+  state: RunState,
+): void {
   const shapes = parameterShapes(state.config);
   const tensors = new Map<string, NamedTensor>();
   const asF32 = (x: ArrayLike<number>) => (x instanceof Float32Array ? x : Float32Array.from(x));
@@ -48,7 +53,10 @@ export function saveCheckpoint(dir: string, params: ParameterSet, optimiser: Ada
   writeSafetensorsFile(checkpointPath(dir), tensors, metadata);
 }
 
-export function loadCheckpoint(dir: string, backend: Backend): { params: ParameterSet; optimiser: AdamWState; state: RunState } {
+export function loadCheckpoint(
+  dir: string,
+  backend: Backend,
+): { params: ParameterSet; optimiser: AdamWState; state: RunState } {
   const path = checkpointPath(dir);
   if (!existsSync(path)) throw new CheckpointError(`nothing to resume: ${path} does not exist`);
   const { tensors, metadata } = readSafetensorsFile(path);

@@ -23,27 +23,58 @@ export interface Preset {
   training: TrainingDefaults;
 }
 
-const common = { variant: 'baseline' as const, rope_theta: 10000, norm_eps: 1e-5, subln_eps: 1e-5, tie_embeddings: false };
+const common = {
+  variant: 'baseline' as const,
+  rope_theta: 10000,
+  norm_eps: 1e-5,
+  subln_eps: 1e-5,
+  tie_embeddings: false,
+};
 
 export const PRESETS: Record<string, Preset> = {
   nano: {
     name: 'nano',
-    description: 'd_model 64, 2 layers, 4 baseline heads of 16: learns visibly in a couple of minutes on 2 cores',
-    baseline: { ...common, d_model: 64, n_layers: 2, ffn_hidden: 172, n_heads: 4, n_kv_heads: 4, head_dim: 16 },
+    description:
+      'd_model 64, 2 layers, 4 baseline heads of 16: learns visibly in a couple of minutes on 2 cores',
+    baseline: {
+      ...common,
+      d_model: 64,
+      n_layers: 2,
+      ffn_hidden: 172,
+      n_heads: 4,
+      n_kv_heads: 4,
+      head_dim: 16,
+    },
     vocab: 512,
     training: { steps: 300, batch: 8, seq: 64, lr: 3e-3, evalEvery: 50, saveEvery: 100 },
   },
   small: {
     name: 'small',
     description: 'd_model 128, 4 layers, 4 baseline heads of 32 (≈0.9M parameters): the benchmark size',
-    baseline: { ...common, d_model: 128, n_layers: 4, ffn_hidden: 344, n_heads: 4, n_kv_heads: 4, head_dim: 32 },
+    baseline: {
+      ...common,
+      d_model: 128,
+      n_layers: 4,
+      ffn_hidden: 344,
+      n_heads: 4,
+      n_kv_heads: 4,
+      head_dim: 32,
+    },
     vocab: 1024,
     training: { steps: 2000, batch: 8, seq: 128, lr: 2e-3, evalEvery: 200, saveEvery: 500 },
   },
   medium: {
     name: 'medium',
     description: 'd_model 256, 6 layers, 8 baseline heads of 32 (≈7M parameters): for longer runs',
-    baseline: { ...common, d_model: 256, n_layers: 6, ffn_hidden: 688, n_heads: 8, n_kv_heads: 8, head_dim: 32 },
+    baseline: {
+      ...common,
+      d_model: 256,
+      n_layers: 6,
+      ffn_hidden: 688,
+      n_heads: 8,
+      n_kv_heads: 8,
+      head_dim: 32,
+    },
     vocab: 4096,
     training: { steps: 5000, batch: 8, seq: 256, lr: 1e-3, evalEvery: 250, saveEvery: 500 },
   },

@@ -10,7 +10,12 @@ export interface ProgressReporter {
   stop(): void;
 }
 
-export function createProgress(label: string, startStep: number, totalSteps: number, quiet = false): ProgressReporter {
+export function createProgress(
+  label: string,
+  startStep: number,
+  totalSteps: number,
+  quiet = false,
+): ProgressReporter {
   if (quiet) return { update() {}, log() {}, stop() {} };
   if (!process.stderr.isTTY) {
     const every = Math.max(1, Math.round(totalSteps / 20));
@@ -18,7 +23,9 @@ export function createProgress(label: string, startStep: number, totalSteps: num
       update(step, v) {
         if (step % every === 0 || step === totalSteps || v.valLoss !== undefined) {
           const val = v.valLoss !== undefined ? ` val ${v.valLoss.toFixed(4)}` : '';
-          process.stderr.write(`${label} step ${step}/${totalSteps} loss ${v.loss.toFixed(4)}${val} ${Math.round(v.tokensPerSecond)} tok/s\n`);
+          process.stderr.write(
+            `${label} step ${step}/${totalSteps} loss ${v.loss.toFixed(4)}${val} ${Math.round(v.tokensPerSecond)} tok/s\n`,
+          );
         }
       },
       log: (line) => process.stderr.write(`${line}\n`),
@@ -44,7 +51,11 @@ export function createProgress(label: string, startStep: number, totalSteps: num
     log(line) {
       bar.stop();
       process.stderr.write(`${line}\n`);
-      bar.start(totalSteps, (bar as unknown as { value: number }).value, { loss: '-', val: lastVal, tps: '-' });
+      bar.start(totalSteps, (bar as unknown as { value: number }).value, {
+        loss: '-',
+        val: lastVal,
+        tps: '-',
+      });
     },
     stop: () => bar.stop(),
   };

@@ -12,7 +12,7 @@ import { createBackend } from '../backends/index.ts';
 import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { saveModelFolder } from '../io/model-folder.ts';
-import { type ModelConfig, type Variant, VARIANTS } from '../model/config.ts';
+import { type ModelConfig, VARIANTS, type Variant } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
 import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
@@ -71,7 +71,8 @@ export class TrainingError extends Error {
 
 /** Settings that decide the numbers; a resume must repeat them exactly. */
 function resolveSettings(o: TrainOptions) {
-  if (!VARIANTS.includes(o.variant)) throw new TrainingError(`--variant must be one of ${VARIANTS.join(', ')}, found "${o.variant}"`);
+  if (!VARIANTS.includes(o.variant))
+    throw new TrainingError(`--variant must be one of ${VARIANTS.join(', ')}, found "${o.variant}"`);
   const preset = getPreset(o.preset);
   const d = preset.training;
   const settings = {
@@ -87,20 +88,30 @@ function resolveSettings(o: TrainOptions) {
   };
   for (const key of ['steps', 'batch', 'seq', 'seed'] as const) {
     const v = settings[key];
-    if (!Number.isSafeInteger(v) || v < (key === 'seed' ? 0 : 1)) throw new TrainingError(`--${key} must be a ${key === 'seed' ? 'non-negative' : 'positive'} integer, found ${v}`);
+    if (!Number.isSafeInteger(v) || v < (key === 'seed' ? 0 : 1))
+      throw new TrainingError(
+        `--${key} must be a ${key === 'seed' ? 'non-negative' : 'positive'} integer, found ${v}`,
+      );
   }
-  if (!(settings.lr > 0 && Number.isFinite(settings.lr))) throw new TrainingError(`--lr must be a positive number, found ${settings.lr}`);
-  if (!Number.isSafeInteger(settings.vocab) || settings.vocab < 257) throw new TrainingError(`--vocab must be an integer ≥ 257 (256 bytes + end-of-text), found ${settings.vocab}`);
+  if (!(settings.lr > 0 && Number.isFinite(settings.lr)))
+    throw new TrainingError(`--lr must be a positive number, found ${settings.lr}`);
+  if (!Number.isSafeInteger(settings.vocab) || settings.vocab < 257)
+    throw new TrainingError(
+      `--vocab must be an integer ≥ 257 (256 bytes + end-of-text), found ${settings.vocab}`,
+    );
   return { preset, settings };
 }
 
 function prepareOutputFolder(out: string, resume: boolean): void {
   if (resume) {
-    if (!hasCheckpoint(out)) throw new TrainingError(`cannot resume: ${out} holds no checkpoint (start without --resume)`);
+    if (!hasCheckpoint(out))
+      throw new TrainingError(`cannot resume: ${out} holds no checkpoint (start without --resume)`);
     return;
   }
   if (existsSync(out) && readdirSync(out).length > 0) {
-    throw new TrainingError(`${out} is not empty: pass --resume to continue the run there, or choose another --out`);
+    throw new TrainingError(
+      `${out} is not empty: pass --resume to continue the run there, or choose another --out`,
+    );
   }
   mkdirSync(out, { recursive: true });
 }
@@ -154,8 +165,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     sampler = new BatchSampler(trainIds, settings.batch, settings.seq, settings.seed + 1);
   }
   const shapes = parameterShapes(model.config);
-  const decayed = new Set([...shapes].filter(([name, shape]) => isDecayed(name, shape)).map(([name]) => name));
-  const schedule = { peak: settings.lr, warmupSteps: defaultWarmup(settings.steps), totalSteps: settings.steps, finalFraction: 0.04 };
+  const decayed = new Set(
+    [...shapes].filter(([name, shape]) => isDecayed(name, shape)).map(([name]) => name),
+  );
+  const schedule = {
+    peak: settings.lr,
+    warmupSteps: defaultWarmup(settings.steps),
+    totalSteps: settings.steps,
+    finalFraction: 0.04,
+  };
   const evalSet = evaluationBatches(valIds, settings.batch, settings.seq, MAX_EVAL_BATCHES);
 
   const evaluate = (): number => {
@@ -169,7 +187,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return total / rows;
   };
   const save = (step: number) => {
-    saveCheckpoint(o.out, model.params, optimiser, { step, sampler: sampler.state(), settings, config: model.config });
+    saveCheckpoint(o.out, model.params, optimiser, {
+      step,
+      sampler: sampler.state(),
+      settings,
+      config: model.config,
+    });
     saveModelFolder(o.out, model, { step: String(step), variant: model.config.variant });
   };
 
@@ -182,19 +205,34 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   for (let step = startStep + 1; step <= settings.steps; step++) {
     const t0 = performance.now();
     const batch = sampler.next();
-    const { loss, grads, lambdas } = model.lossAndGradients(batch.inputs, batch.targets, settings.batch, settings.seq);
+    const { loss, grads, lambdas } = model.lossAndGradients(
+      batch.inputs,
+      batch.targets,
+      settings.batch,
+      settings.seq,
+    );
     const gradNorm = clipGradients(grads, GRAD_CLIP);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       progress.stop();
-      const kept = hasCheckpoint(o.out) ? `the last good checkpoint in ${o.out} is kept` : 'no checkpoint was written yet';
-      throw new TrainingError(`training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm}; ${kept} (try a lower --lr)`);
+      const kept = hasCheckpoint(o.out)
+        ? `the last good checkpoint in ${o.out} is kept`
+        : 'no checkpoint was written yet';
+      throw new TrainingError(
+        `training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm}; ${kept} (try a lower --lr)`,
+      );
     }
     const lr = learningRate(schedule, step);
     adamwStep(model.params, grads, optimiser, lr, decayed, ADAMW_DEFAULTS);
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
 
-    const record: MetricsRecord = { step, train_loss: loss, lr, tokens_per_s: tokensPerStep / seconds, grad_norm: gradNorm };
+    const record: MetricsRecord = {
+      step,
+      train_loss: loss,
+      lr,
+      tokens_per_s: tokensPerStep / seconds,
+      grad_norm: gradNorm,
+    };
     if (lambdas) record.lambda = lambdas;
     if (step % evalEvery === 0 || step === settings.steps) {
       lastVal = evaluate();
