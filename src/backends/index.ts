@@ -1,13 +1,15 @@
 /**
  * Backend selection. `js` (float32) is always available; `js-f64` is the float64 oracle used by the
- * finite-difference tests. Faster backends register here as they land.
+ * finite-difference tests. `native` (C++ addon with BLAS) registers when its compiled addon loads.
  */
 import type { Backend } from '../core/backend.ts';
 import { createJsBackend } from './js/index.ts';
+import { createNativeBackend, loadNativeAddon } from './native/index.ts';
 
 const factories: Record<string, () => Backend> = {
   js: () => createJsBackend('f32'),
 };
+if (loadNativeAddon()) factories.native = createNativeBackend;
 
 /** Names of the backends that load on this machine, fastest last. */
 export function backendNames(): string[] {

@@ -40,7 +40,7 @@ export function buildProgram(): Command {
       'Differential Transformer (DIFF V1, V2) and its parameter-matched baseline: train, run, inspect',
     )
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+    .configureOutput({ outputError: (str, write) => write(`${str.split('\n')[0]}\n`) });
 
   const trainingFlags = (cmd: Command) =>
     cmd
