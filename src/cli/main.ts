@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { createBackend } from '../backends/index.ts';
+import { backendNames, createBackend } from '../backends/index.ts';
+import { benchTable, DEFAULT_PEAK_GFLOPS, runBenchmarks, SIZES, type SizeName } from '../bench/run.ts';
 import { generateText } from '../generate/generate.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import { VARIANTS, type Variant } from '../model/config.ts';
@@ -137,6 +138,47 @@ export function buildProgram(): Command {
     .action((o) => {
       const info = modelInfo(o.model, createBackend(o.backend));
       process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : printModelInfo(info));
+    });
+
+  program
+    .command('bench')
+    .description('training and generation tokens/s, MFU and peak memory per variant, size and backend')
+    .option('--json', 'print one JSON array of records')
+    .option('--size <name>', `one size only: ${Object.keys(SIZES).join(', ')}`)
+    .option('--variant <name>', 'one variant only', variant)
+    .option('--backend <name>', 'one backend only (default: every backend that loads)')
+    .option('--seconds <s>', 'measuring time per case', number('--seconds'), 3)
+    .option(
+      '--peak <gflops>',
+      'fp32 peak GFLOP/s of this machine, for MFU',
+      number('--peak'),
+      DEFAULT_PEAK_GFLOPS,
+    )
+    .option('--no-torch', 'skip the PyTorch comparison')
+    .option('--no-memory', 'skip the long-sequence memory cases')
+    .option('--no-generate', 'skip generation')
+    .action((o) => {
+      if (o.size && !(o.size in SIZES))
+        throw new Error(`unknown size "${o.size}" (available: ${Object.keys(SIZES).join(', ')})`);
+      const backends = o.backend ? [createBackend(o.backend).name] : backendNames();
+      const narrowed = Boolean(o.size || o.variant);
+      const records = runBenchmarks({
+        backends,
+        variants: o.variant ? [o.variant] : [...VARIANTS],
+        sizes: o.size ? [o.size as SizeName] : (Object.keys(SIZES) as SizeName[]),
+        seconds: o.seconds,
+        peakGflops: o.peak,
+        torch: o.torch,
+        memory: o.memory && !narrowed,
+        generate: o.generate && !o.size,
+        onRecord: (r) => {
+          if (!o.json)
+            process.stderr.write(
+              `${r.mode} ${r.variant} ${r.backend} d${r.d_model} T${r.seq}: ${r.tokens_per_s} tokens/s\n`,
+            );
+        },
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(records)}\n` : `${benchTable(records)}\n`);
     });
 
   return program;

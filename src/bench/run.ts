@@ -1,0 +1,162 @@
+/**
+ * `diff-transformer bench`: training tokens/s and MFU for every variant at the sizes of the speed
+ * issue (plus ~15M parameters), KV-cached generation tokens/s, and the memory of training steps at
+ * sequence lengths 1024–4096. Each case runs in a fresh child process, so its peak memory is its own.
+ * When Debian's python3-torch is installed, PyTorch's rate for the same training cases is measured in
+ * the same run with ../shared/reference/bench_torch.py (or $BENCH_TORCH).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Variant } from '../model/config.ts';
+import { type BenchCase, type BenchRecord, benchConfig, forwardFlopsPerToken } from './measure.ts';
+
+/** fp32 peak of the reference machine (2-core Zen 3, AVX2 FMA), measured with an FMA loop (DESIGN.md). */
+export const DEFAULT_PEAK_GFLOPS = 152;
+
+export const SIZES = {
+  small: { d_model: 128, n_layers: 4, seq: 128, batch: 8, vocab: 256 },
+  medium: { d_model: 256, n_layers: 4, seq: 256, batch: 8, vocab: 512 },
+  large: { d_model: 512, n_layers: 4, seq: 256, batch: 4, vocab: 2048 },
+} as const;
+export type SizeName = keyof typeof SIZES;
+
+export interface BenchOptions {
+  backends: string[];
+  variants: Variant[];
+  sizes: SizeName[];
+  seconds: number;
+  peakGflops: number;
+  torch: boolean;
+  memory: boolean;
+  generate: boolean;
+  onRecord?: (r: BenchRecord) => void;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+function runCase(k: BenchCase): BenchRecord {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(here, 'case-worker.ts'), JSON.stringify(k)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(
+      `benchmark case ${k.mode} ${k.variant} on ${k.backend} failed: ${r.stderr.trim().split('\n').at(-1)}`,
+    );
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+function torchScript(): string | null {
+  const candidates = [
+    process.env.BENCH_TORCH,
+    resolve(here, '../../../shared/reference/bench_torch.py'),
+  ].filter(Boolean) as string[];
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+function runTorch(
+  variant: Variant,
+  size: (typeof SIZES)[SizeName],
+  peakFlops: number,
+  flopsPerToken: number,
+): BenchRecord | null {
+  const script = torchScript();
+  if (!script || !existsSync('/usr/bin/python3')) return null;
+  const { d_model, n_layers, seq, batch, vocab } = size;
+  const args = [script, variant, d_model, n_layers, seq, batch, vocab, 4].map(String);
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', cwd: resolve(script, '..') });
+  const match = /params=(\d+) tokens\/s=(\d+)/.exec(r.stdout);
+  if (r.status !== 0 || !match) return null;
+  const tokensPerSecond = Number(match[2]);
+  return {
+    mode: 'train',
+    variant,
+    backend: 'pytorch',
+    ...size,
+    params: Number(match[1]),
+    tokens_per_s: tokensPerSecond,
+    mfu: Number(((tokensPerSecond * flopsPerToken) / peakFlops).toFixed(4)),
+    peak_rss_mb: Number.NaN,
+  };
+}
+
+export function runBenchmarks(o: BenchOptions): BenchRecord[] {
+  const records: BenchRecord[] = [];
+  const peakFlops = o.peakGflops * 1e9;
+  const add = (r: BenchRecord | null) => {
+    if (!r) return;
+    records.push(r);
+    o.onRecord?.(r);
+  };
+  for (const sizeName of o.sizes) {
+    const size = SIZES[sizeName];
+    for (const variant of o.variants) {
+      for (const backend of o.backends)
+        add(runCase({ mode: 'train', variant, backend, ...size, seconds: o.seconds, peakFlops }));
+      if (o.torch) {
+        const flops =
+          3 * forwardFlopsPerToken(benchConfig(variant, size.d_model, size.n_layers, size.vocab), size.seq);
+        add(runTorch(variant, size, peakFlops, flops));
+      }
+    }
+  }
+  if (o.generate) {
+    const size = SIZES.large;
+    for (const variant of o.variants) {
+      for (const backend of o.backends) {
+        add(
+          runCase({
+            mode: 'generate',
+            variant,
+            backend,
+            ...size,
+            seq: 16,
+            batch: 1,
+            newTokens: 64,
+            seconds: o.seconds,
+            peakFlops,
+          }),
+        );
+      }
+    }
+  }
+  if (o.memory) {
+    for (const seq of [1024, 2048, 4096]) {
+      for (const backend of o.backends) {
+        add(
+          runCase({
+            mode: 'train',
+            variant: 'diff',
+            backend,
+            d_model: 64,
+            n_layers: 1,
+            seq,
+            batch: 1,
+            vocab: 256,
+            seconds: 0,
+            peakFlops,
+          }),
+        );
+      }
+    }
+  }
+  return records;
+}
+
+export function benchTable(records: BenchRecord[]): string {
+  const rows = records.map(
+    (r) =>
+      `| ${r.mode} | ${r.variant} | ${r.backend} | ${r.d_model}×${r.n_layers}, T ${r.seq}, B ${r.batch}, V ${r.vocab} | ${(r.params / 1e6).toFixed(2)}M | ${r.tokens_per_s} | ${(r.mfu * 100).toFixed(1)}% | ${Number.isFinite(r.peak_rss_mb) ? r.peak_rss_mb : '–'} |`,
+  );
+  return [
+    '| mode | variant | backend | size | params | tokens/s | MFU | peak RSS MB |',
+    '|---|---|---|---|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
