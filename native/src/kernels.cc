@@ -1,0 +1,642 @@
+// Kernels of the `native` backend: OpenBLAS (or another CBLAS) for the matmuls, hand-written loops
+// (auto-vectorised for AVX2/FMA, threaded with OpenMP) for everything else.
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// CBLAS prototypes, declared here so that any CBLAS (OpenBLAS, BLIS, reference) links without its
+// particular header layout.
+extern "C" {
+enum DtCblasOrder { DtRowMajor = 101 };
+enum DtCblasTranspose { DtNoTrans = 111, DtTrans = 112 };
+void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc);
+// OpenBLAS extensions; weak, so they are null when the BLAS is not OpenBLAS.
+void openblas_set_num_threads(int n) __attribute__((weak));
+int openblas_get_num_threads(void) __attribute__((weak));
+char* openblas_get_config(void) __attribute__((weak));
+}
+
+#ifndef DT_BLAS_NAME
+#define DT_BLAS_NAME "cblas"
+#endif
+
+namespace dt {
+
+namespace {
+
+int gKernelThreads = 1;
+int gBlasThreads = 0;
+
+/** Work below this many elements runs on one thread (thread wake-up costs more than it saves). */
+constexpr size_t kParallelMin = 1 << 15;
+
+inline int envInt(const char* name) {
+  const char* s = std::getenv(name);
+  if (!s || !*s) return 0;
+  return std::atoi(s);
+}
+
+/**
+ * exp(x) for float, vectorisable (Cephes-style: 2^n · p(r), |r| ≤ ln2/2), relative error ~1e-7.
+ * Inputs are clamped to [−87.3, 88.7]; callers never pass −inf.
+ */
+inline float expf_fast(float x) {
+  x = x < 88.7f ? x : 88.7f;
+  x = x > -87.3f ? x : -87.3f;
+  const float t = x * 1.44269504088896341f + 128.5f;  // ≥ 0 after clamping, so truncation = floor
+  const int ni = static_cast<int>(t) - 128;
+  const float n = static_cast<float>(ni);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } bits;
+  bits.i = (ni + 127) << 23;
+  return p * bits.f;
+}
+
+}  // namespace
+
+void initThreads() {
+#ifdef _OPENMP
+  gKernelThreads = omp_get_max_threads();
+#endif
+  if (openblas_set_num_threads) {
+    int want = envInt("OPENBLAS_NUM_THREADS");
+    if (want <= 0) want = envInt("OMP_NUM_THREADS");
+    if (want <= 0) want = gKernelThreads;
+    openblas_set_num_threads(want);
+    gBlasThreads = openblas_get_num_threads ? openblas_get_num_threads() : want;
+  }
+}
+
+const char* blasName() { return DT_BLAS_NAME; }
+int blasThreads() { return gBlasThreads; }
+int kernelThreads() { return gKernelThreads; }
+
+// ---- linear -------------------------------------------------------------------------------------
+
+void linearForward(const float* x, const float* w, int rows, int inDim, int outDim, float* y) {
+  if (rows == 0 || outDim == 0) return;
+  if (inDim == 0) {
+    std::memset(y, 0, sizeof(float) * static_cast<size_t>(rows) * outDim);
+    return;
+  }
+  cblas_sgemm(DtRowMajor, DtNoTrans, DtTrans, rows, outDim, inDim, 1.0f, x, inDim, w, inDim, 0.0f, y, outDim);
+}
+
+void linearBackward(const float* dy, const float* x, const float* w, int rows, int inDim, int outDim, float* dw,
+                    float* dx) {
+  if (rows == 0 || inDim == 0) return;
+  if (outDim == 0) {
+    if (dx) std::memset(dx, 0, sizeof(float) * static_cast<size_t>(rows) * inDim);
+    return;
+  }
+  if (dx) cblas_sgemm(DtRowMajor, DtNoTrans, DtNoTrans, rows, inDim, outDim, 1.0f, dy, outDim, w, inDim, 0.0f, dx, inDim);
+  cblas_sgemm(DtRowMajor, DtTrans, DtNoTrans, outDim, inDim, rows, 1.0f, dy, outDim, x, inDim, 1.0f, dw, inDim);
+}
+
+// ---- embedding ----------------------------------------------------------------------------------
+
+void embeddingForward(const float* table, const int32_t* tokens, int n, int dim, float* out) {
+#pragma omp parallel for schedule(static) if (static_cast<size_t>(n) * dim > kParallelMin)
+  for (int i = 0; i < n; i++) {
+    std::memcpy(out + static_cast<size_t>(i) * dim, table + static_cast<size_t>(tokens[i]) * dim, sizeof(float) * dim);
+  }
+}
+
+void embeddingBackward(const float* dOut, const int32_t* tokens, int n, int dim, float* dTable) {
+  // Parallel over columns: every thread owns a slice of each table row, so repeated tokens cannot race.
+  const int threads = static_cast<size_t>(n) * dim > kParallelMin && dim >= 64 ? gKernelThreads : 1;
+#pragma omp parallel num_threads(threads)
+  {
+    int tid = 0, nt = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    const int c0 = static_cast<int>(static_cast<long>(dim) * tid / nt);
+    const int c1 = static_cast<int>(static_cast<long>(dim) * (tid + 1) / nt);
+    for (int i = 0; i < n; i++) {
+      float* dst = dTable + static_cast<size_t>(tokens[i]) * dim;
+      const float* src = dOut + static_cast<size_t>(i) * dim;
+      for (int c = c0; c < c1; c++) dst[c] += src[c];
+    }
+  }
+}
+
+// ---- RMSNorm ------------------------------------------------------------------------------------
+
+void rmsNormForward(const float* x, const float* w, int rows, int dim, float eps, float* y, float* rstd) {
+#pragma omp parallel for schedule(static) if (static_cast<size_t>(rows) * dim > kParallelMin)
+  for (int r = 0; r < rows; r++) {
+    const float* xr = x + static_cast<size_t>(r) * dim;
+    float* yr = y + static_cast<size_t>(r) * dim;
+    double sumSq = 0;
+#pragma omp simd reduction(+ : sumSq)
+    for (int i = 0; i < dim; i++) sumSq += static_cast<double>(xr[i]) * xr[i];
+    const double s = 1.0 / std::sqrt(sumSq / dim + eps);
+    rstd[r] = static_cast<float>(s);
+    const float sf = static_cast<float>(s);
+    for (int i = 0; i < dim; i++) yr[i] = xr[i] * sf * w[i];
+  }
+}
+
+void rmsNormBackward(const float* dy, const float* x, const float* w, const float* rstd, int rows, int dim,
+                     float* dw, float* dx) {
+  const int threads = static_cast<size_t>(rows) * dim > kParallelMin ? gKernelThreads : 1;
+  std::vector<float> partial(static_cast<size_t>(threads) * dim, 0.0f);
+#pragma omp parallel num_threads(threads)
+  {
+    int tid = 0, nt = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    float* dwLocal = partial.data() + static_cast<size_t>(tid) * dim;
+    const int r0 = static_cast<int>(static_cast<long>(rows) * tid / nt);
+    const int r1 = static_cast<int>(static_cast<long>(rows) * (tid + 1) / nt);
+    for (int r = r0; r < r1; r++) {
+      const size_t off = static_cast<size_t>(r) * dim;
+      const float s = rstd[r];
+      float dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int i = 0; i < dim; i++) {
+        const float xHat = x[off + i] * s;
+        dot += dy[off + i] * w[i] * xHat;
+        dwLocal[i] += dy[off + i] * xHat;
+      }
+      const float mean = dot / dim;
+      for (int i = 0; i < dim; i++) dx[off + i] = s * (dy[off + i] * w[i] - x[off + i] * s * mean);
+    }
+  }
+  for (int t = 0; t < threads; t++) {
+    const float* src = partial.data() + static_cast<size_t>(t) * dim;
+    for (int i = 0; i < dim; i++) dw[i] += src[i];
+  }
+}
+
+// ---- RoPE ---------------------------------------------------------------------------------------
+
+void rope(float* x, int batch, int seq, int heads, int dim, int pos0, double theta, bool inverse) {
+  const int half = dim / 2;
+  std::vector<float> cs(static_cast<size_t>(seq) * half), sn(static_cast<size_t>(seq) * half);
+  std::vector<double> invFreq(half);
+  for (int j = 0; j < half; j++) invFreq[j] = 1.0 / std::pow(theta, (2.0 * j) / dim);
+  for (int t = 0; t < seq; t++) {
+    for (int j = 0; j < half; j++) {
+      const double angle = (pos0 + t) * invFreq[j];
+      cs[static_cast<size_t>(t) * half + j] = static_cast<float>(std::cos(angle));
+      sn[static_cast<size_t>(t) * half + j] = static_cast<float>(inverse ? -std::sin(angle) : std::sin(angle));
+    }
+  }
+  const long total = static_cast<long>(batch) * seq;
+#pragma omp parallel for schedule(static) if (static_cast<size_t>(total) * heads * dim > kParallelMin)
+  for (long bt = 0; bt < total; bt++) {
+    const int t = static_cast<int>(bt % seq);
+    const float* c = cs.data() + static_cast<size_t>(t) * half;
+    const float* s = sn.data() + static_cast<size_t>(t) * half;
+    for (int h = 0; h < heads; h++) {
+      float* row = x + (static_cast<size_t>(bt) * heads + h) * dim;
+      for (int j = 0; j < half; j++) {
+        const float x0 = row[2 * j];
+        const float x1 = row[2 * j + 1];
+        row[2 * j] = x0 * c[j] - x1 * s[j];
+        row[2 * j + 1] = x0 * s[j] + x1 * c[j];
+      }
+    }
+  }
+}
+
+// ---- SwiGLU -------------------------------------------------------------------------------------
+
+void swigluForward(const float* gate, const float* up, size_t n, float* h) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (size_t i = 0; i < n; i++) {
+    const float g = gate[i];
+    h[i] = g / (1.0f + expf_fast(-g)) * up[i];
+  }
+}
+
+void swigluBackward(const float* dh, const float* gate, const float* up, size_t n, float* dGate, float* dUp) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (size_t i = 0; i < n; i++) {
+    const float g = gate[i];
+    const float sig = 1.0f / (1.0f + expf_fast(-g));
+    dUp[i] = dh[i] * g * sig;
+    dGate[i] = dh[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
+  }
+}
+
+// ---- cross-entropy ------------------------------------------------------------------------------
+
+double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, float* dLogits) {
+  double total = 0;
+  const float invRows = 1.0f / rows;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (static_cast<size_t>(rows) * vocab > kParallelMin)
+  for (int r = 0; r < rows; r++) {
+    const float* lr = logits + static_cast<size_t>(r) * vocab;
+    float* dr = dLogits + static_cast<size_t>(r) * vocab;
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int v = 0; v < vocab; v++) mx = lr[v] > mx ? lr[v] : mx;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int v = 0; v < vocab; v++) {
+      const float e = expf_fast(lr[v] - mx);
+      dr[v] = e;
+      sum += e;
+    }
+    const double logSum = std::log(static_cast<double>(sum)) + mx;
+    total += logSum - lr[targets[r]];
+    const float scale = invRows / sum;
+#pragma omp simd
+    for (int v = 0; v < vocab; v++) dr[v] *= scale;
+    dr[targets[r]] -= invRows;
+  }
+  return total / rows;
+}
+
+void addInPlace(float* a, const float* b, size_t n) {
+#pragma omp parallel for schedule(static) if (n > 4 * kParallelMin)
+  for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
+void scaleInPlace(float* x, size_t n, float c) {
+#pragma omp parallel for schedule(static) if (n > 4 * kParallelMin)
+  for (size_t i = 0; i < n; i++) x[i] *= c;
+}
+
+// ---- attention ----------------------------------------------------------------------------------
+//
+// Flash-style: per (batch, head) the keys (and, in the backward, values) are transposed into a
+// zero-padded panel, then blocks of QB query rows are processed against the causal prefix of keys;
+// the softmax of a block lives only in per-thread scratch. The forward keeps the log-sum-exp of
+// every row, the backward recomputes P from it, so nothing of size T×S outlives a call (except the
+// maps, when asked for).
+
+namespace {
+
+constexpr int QB = 32;  // query rows per block
+constexpr int SB = 16;  // key columns per register tile (two AVX2 vectors)
+
+inline int roundUp(int n, int m) { return (n + m - 1) / m * m; }
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define DT_AVX2 1
+#include <immintrin.h>
+#endif
+
+/**
+ * C[m][n] (+)= Σ_k A[m·lda + k] · B[k·ldb + n] for m < M, n < N, k < K: a small row-major GEMM with
+ * arbitrary row strides, register-tiled 4 rows × 16 columns. `accumulate` false overwrites C.
+ */
+void smallGemm(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+               bool accumulate) {
+  int n0 = 0;
+#ifdef DT_AVX2
+  for (; n0 + 16 <= N; n0 += 16) {
+    int m = 0;
+    for (; m + 4 <= M; m += 4) {
+      const float* a0 = a + m * lda;
+      const float* a1 = a0 + lda;
+      const float* a2 = a1 + lda;
+      const float* a3 = a2 + lda;
+      float* cp = c + m * ldc + n0;
+      __m256 c00, c01, c10, c11, c20, c21, c30, c31;
+      if (accumulate) {
+        c00 = _mm256_loadu_ps(cp);
+        c01 = _mm256_loadu_ps(cp + 8);
+        c10 = _mm256_loadu_ps(cp + ldc);
+        c11 = _mm256_loadu_ps(cp + ldc + 8);
+        c20 = _mm256_loadu_ps(cp + 2 * ldc);
+        c21 = _mm256_loadu_ps(cp + 2 * ldc + 8);
+        c30 = _mm256_loadu_ps(cp + 3 * ldc);
+        c31 = _mm256_loadu_ps(cp + 3 * ldc + 8);
+      } else {
+        c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = _mm256_setzero_ps();
+      }
+      const float* bp = b + n0;
+      for (int k = 0; k < K; k++, bp += ldb) {
+        const __m256 b0 = _mm256_loadu_ps(bp);
+        const __m256 b1 = _mm256_loadu_ps(bp + 8);
+        __m256 x = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(x, b0, c00);
+        c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a1 + k);
+        c10 = _mm256_fmadd_ps(x, b0, c10);
+        c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a2 + k);
+        c20 = _mm256_fmadd_ps(x, b0, c20);
+        c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a3 + k);
+        c30 = _mm256_fmadd_ps(x, b0, c30);
+        c31 = _mm256_fmadd_ps(x, b1, c31);
+      }
+      _mm256_storeu_ps(cp, c00);
+      _mm256_storeu_ps(cp + 8, c01);
+      _mm256_storeu_ps(cp + ldc, c10);
+      _mm256_storeu_ps(cp + ldc + 8, c11);
+      _mm256_storeu_ps(cp + 2 * ldc, c20);
+      _mm256_storeu_ps(cp + 2 * ldc + 8, c21);
+      _mm256_storeu_ps(cp + 3 * ldc, c30);
+      _mm256_storeu_ps(cp + 3 * ldc + 8, c31);
+    }
+    for (; m < M; m++) {
+      const float* a0 = a + m * lda;
+      float* cp = c + m * ldc + n0;
+      __m256 c00 = accumulate ? _mm256_loadu_ps(cp) : _mm256_setzero_ps();
+      __m256 c01 = accumulate ? _mm256_loadu_ps(cp + 8) : _mm256_setzero_ps();
+      const float* bp = b + n0;
+      for (int k = 0; k < K; k++, bp += ldb) {
+        const __m256 x = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp), c00);
+        c01 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 8), c01);
+      }
+      _mm256_storeu_ps(cp, c00);
+      _mm256_storeu_ps(cp + 8, c01);
+    }
+  }
+  for (; n0 + 8 <= N; n0 += 8) {
+    for (int m = 0; m < M; m++) {
+      const float* a0 = a + m * lda;
+      float* cp = c + m * ldc + n0;
+      __m256 c00 = accumulate ? _mm256_loadu_ps(cp) : _mm256_setzero_ps();
+      const float* bp = b + n0;
+      for (int k = 0; k < K; k++, bp += ldb) c00 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), _mm256_loadu_ps(bp), c00);
+      _mm256_storeu_ps(cp, c00);
+    }
+  }
+#endif
+  if (n0 < N) {
+    for (int m = 0; m < M; m++) {
+      const float* a0 = a + m * lda;
+      float* cp = c + m * ldc;
+      for (int n = n0; n < N; n++) {
+        float acc = accumulate ? cp[n] : 0.0f;
+        for (int k = 0; k < K; k++) acc += a0[k] * b[k * ldb + n];
+        cp[n] = acc;
+      }
+    }
+  }
+}
+
+/** dst[c·ld + s] = src[s·stride + c] for s < n, c < width; columns n..ld zero. */
+void transposePanel(const float* src, size_t stride, int n, int width, float* dst, int ld) {
+  for (int s = 0; s < n; s++) {
+    const float* row = src + s * stride;  // read each source row once, contiguously
+    for (int c = 0; c < width; c++) dst[static_cast<size_t>(c) * ld + s] = row[c];
+  }
+  for (int c = 0; c < width; c++) {
+    for (int s = n; s < ld; s++) dst[static_cast<size_t>(c) * ld + s] = 0.0f;
+  }
+}
+
+/** row[s] *= scale for s < n; returns the maximum (n ≥ 1). */
+inline float scaleAndMax(float* row, int n, float scale) {
+  int s = 0;
+  float mx = -INFINITY;
+#ifdef DT_AVX2
+  if (n >= 8) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    for (; s + 8 <= n; s += 8) {
+      const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(row + s), sc);
+      _mm256_storeu_ps(row + s, x);
+      m = _mm256_max_ps(m, x);
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, m);
+    for (int i = 0; i < 8; i++) mx = lanes[i] > mx ? lanes[i] : mx;
+  }
+#endif
+  for (; s < n; s++) {
+    row[s] *= scale;
+    mx = row[s] > mx ? row[s] : mx;
+  }
+  return mx;
+}
+
+}  // namespace
+
+void attentionForward(const float* q, const float* k, const float* v, const AttnGeometry& g, int kind,
+                      float lambda, const float* lambdaTok, float* heads, float* lse, float* probs, float* out) {
+  const int B = g.batch, T = g.seqQ, S = g.seqK, H = g.qHeads, Hk = g.kHeads, Hv = g.vHeads, d = g.qkDim,
+            dv = g.vDim;
+  const int offset = S - T;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const int Spad = roundUp(std::max(S, 1), SB);
+  const long tasks = static_cast<long>(B) * H;
+  const double work = static_cast<double>(tasks) * T * S * (d + dv);
+  const int threads = work > 2e5 ? gKernelThreads : 1;
+
+  if (T > 0 && S > 0) {
+#pragma omp parallel num_threads(threads)
+    {
+      std::vector<float> kt(static_cast<size_t>(d) * Spad);
+      std::vector<float> sc(static_cast<size_t>(QB) * Spad);
+#pragma omp for schedule(dynamic, 1)
+      for (long task = 0; task < tasks; task++) {
+        const int b = static_cast<int>(task / H), h = static_cast<int>(task % H);
+        const int kh = g.kHeadOf[h], vh = g.vHeadOf[h];
+        const float* kBase = k + (static_cast<size_t>(b) * S * Hk + kh) * d;
+        const float* vBase = v + (static_cast<size_t>(b) * S * Hv + vh) * dv;
+        const size_t kStride = static_cast<size_t>(Hk) * d, vStride = static_cast<size_t>(Hv) * dv;
+        transposePanel(kBase, kStride, S, d, kt.data(), Spad);
+        for (int t0 = 0; t0 < T; t0 += QB) {
+          const int rows = std::min(QB, T - t0);
+          const int nMax = std::min(S, t0 + rows + offset);  // keys visible to the last row of the block
+          const float* qBlock = q + ((static_cast<size_t>(b) * T + t0) * H + h) * d;
+          smallGemm(rows, nMax, d, qBlock, static_cast<size_t>(H) * d, kt.data(), Spad, sc.data(), Spad, false);
+          for (int r = 0; r < rows; r++) {
+            const int t = t0 + r;
+            const int n = t + offset + 1;
+            float* row = sc.data() + static_cast<size_t>(r) * Spad;
+            const float mx = scaleAndMax(row, n, scale);
+            float sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (int s = 0; s < n; s++) {
+              const float e = expf_fast(row[s] - mx);
+              row[s] = e;
+              sum += e;
+            }
+            const float inv = 1.0f / sum;
+#pragma omp simd
+            for (int s = 0; s < n; s++) row[s] *= inv;
+            for (int s = n; s < nMax; s++) row[s] = 0.0f;
+            lse[(static_cast<size_t>(b) * H + h) * T + t] = mx + std::log(sum);
+            if (probs) std::memcpy(probs + ((static_cast<size_t>(b) * H + h) * T + t) * S, row, sizeof(float) * n);
+          }
+          // O = P · V for the block
+          float* oBlock = heads + ((static_cast<size_t>(b) * T + t0) * H + h) * dv;
+          smallGemm(rows, dv, nMax, sc.data(), Spad, vBase, vStride, oBlock, static_cast<size_t>(H) * dv, false);
+        }
+      }
+    }
+  }
+
+  if (kind == kNone) return;
+  const int pairs = H / 2;
+  const long rowsBT = static_cast<long>(B) * T;
+#pragma omp parallel for schedule(static) if (static_cast<size_t>(rowsBT) * H * dv > kParallelMin)
+  for (long row = 0; row < rowsBT; row++) {
+    for (int i = 0; i < pairs; i++) {
+      const float lam = kind == kScalar ? lambda : lambdaTok[row * pairs + i];
+      const float* first = heads + (static_cast<size_t>(row) * H + 2 * i) * dv;
+      const float* second = first + dv;
+      float* o = out + (static_cast<size_t>(row) * pairs + i) * dv;
+      for (int c = 0; c < dv; c++) o[c] = first[c] - lam * second[c];
+    }
+  }
+}
+
+double attentionBackward(const float* q, const float* k, const float* v, const AttnGeometry& g, int kind,
+                         float lambda, const float* lambdaTok, const float* heads, const float* lse,
+                         const float* dOut, float* dq, float* dk, float* dvOut, float* dLambdaTok) {
+  const int B = g.batch, T = g.seqQ, S = g.seqK, H = g.qHeads, Hk = g.kHeads, Hv = g.vHeads, d = g.qkDim,
+            dv = g.vDim;
+  const int offset = S - T;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+
+  // Step 2 reversed: d heads and d λ.
+  double dScalar = 0;
+  std::vector<float> dHeadsStore;
+  const float* dHeads = dOut;
+  if (kind != kNone) {
+    const int pairs = H / 2;
+    dHeadsStore.resize(static_cast<size_t>(B) * T * H * dv);
+    float* dh = dHeadsStore.data();
+    const long rowsBT = static_cast<long>(B) * T;
+#pragma omp parallel for schedule(static) reduction(+ : dScalar) if (static_cast<size_t>(rowsBT) * H * dv > kParallelMin)
+    for (long row = 0; row < rowsBT; row++) {
+      for (int i = 0; i < pairs; i++) {
+        const float lam = kind == kScalar ? lambda : lambdaTok[row * pairs + i];
+        const size_t first = (static_cast<size_t>(row) * H + 2 * i) * dv;
+        const size_t second = first + dv;
+        const float* o = dOut + (static_cast<size_t>(row) * pairs + i) * dv;
+        double dl = 0;  // d λ sums products that largely cancel: accumulate in double
+#pragma omp simd reduction(+ : dl)
+        for (int c = 0; c < dv; c++) {
+          dh[first + c] = o[c];
+          dh[second + c] = -lam * o[c];
+          dl -= static_cast<double>(o[c]) * heads[second + c];
+        }
+        if (kind == kToken) dLambdaTok[row * pairs + i] = static_cast<float>(dl);
+        else dScalar += dl;
+      }
+    }
+    dHeads = dh;
+  }
+  if (T == 0 || S == 0) return dScalar;
+
+  // Step 1 reversed. Heads that share a key or a value head accumulate into the same dk / dv rows, so
+  // they form one task (per batch element): group heads by connected components.
+  std::vector<int> comp(H);
+  for (int h = 0; h < H; h++) comp[h] = h;
+  auto find = [&](int x) {
+    while (comp[x] != x) x = comp[x] = comp[comp[x]];
+    return x;
+  };
+  for (int a = 0; a < H; a++) {
+    for (int b2 = a + 1; b2 < H; b2++) {
+      if (g.kHeadOf[a] == g.kHeadOf[b2] || g.vHeadOf[a] == g.vHeadOf[b2]) comp[find(b2)] = find(a);
+    }
+  }
+  std::vector<std::vector<int>> groups;
+  {
+    std::vector<int> index(H, -1);
+    for (int h = 0; h < H; h++) {
+      const int root = find(h);
+      if (index[root] < 0) {
+        index[root] = static_cast<int>(groups.size());
+        groups.emplace_back();
+      }
+      groups[index[root]].push_back(h);
+    }
+  }
+  const long nGroups = static_cast<long>(groups.size());
+  const long tasks = static_cast<long>(B) * nGroups;
+  const int Spad = roundUp(S, SB);
+  const double work = static_cast<double>(B) * H * T * S * (d + dv);
+  const int threads = work > 1e5 ? gKernelThreads : 1;
+
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<float> kt(static_cast<size_t>(d) * Spad), vt(static_cast<size_t>(dv) * Spad);
+    std::vector<float> pb(static_cast<size_t>(QB) * Spad), dsb(static_cast<size_t>(QB) * Spad);
+    std::vector<float> pt(static_cast<size_t>(QB) * Spad), dst(static_cast<size_t>(QB) * Spad);
+#pragma omp for schedule(dynamic, 1)
+    for (long task = 0; task < tasks; task++) {
+      const int b = static_cast<int>(task / nGroups);
+      for (const int h : groups[task % nGroups]) {
+        const int kh = g.kHeadOf[h], vh = g.vHeadOf[h];
+        const size_t kStride = static_cast<size_t>(Hk) * d, vStride = static_cast<size_t>(Hv) * dv;
+        const size_t qStride = static_cast<size_t>(H) * d, oStride = static_cast<size_t>(H) * dv;
+        const float* kBase = k + (static_cast<size_t>(b) * S * Hk + kh) * d;
+        const float* vBase = v + (static_cast<size_t>(b) * S * Hv + vh) * dv;
+        float* dkBase = dk + (static_cast<size_t>(b) * S * Hk + kh) * d;
+        float* dvBase = dvOut + (static_cast<size_t>(b) * S * Hv + vh) * dv;
+        transposePanel(kBase, kStride, S, d, kt.data(), Spad);
+        transposePanel(vBase, vStride, S, dv, vt.data(), Spad);
+        for (int t0 = 0; t0 < T; t0 += QB) {
+          const int rows = std::min(QB, T - t0);
+          const int nMax = std::min(S, t0 + rows + offset);
+          const float* qBlock = q + ((static_cast<size_t>(b) * T + t0) * H + h) * d;
+          const float* doBlock = dHeads + ((static_cast<size_t>(b) * T + t0) * H + h) * dv;
+          float* dqBlock = dq + ((static_cast<size_t>(b) * T + t0) * H + h) * d;
+          smallGemm(rows, nMax, d, qBlock, qStride, kt.data(), Spad, pb.data(), Spad, false);     // scores
+          smallGemm(rows, nMax, dv, doBlock, oStride, vt.data(), Spad, dsb.data(), Spad, false);  // dP
+          for (int r = 0; r < rows; r++) {
+            const int t = t0 + r;
+            const int n = t + offset + 1;
+            float* p = pb.data() + static_cast<size_t>(r) * Spad;
+            float* ds = dsb.data() + static_cast<size_t>(r) * Spad;  // holds dP on entry
+            const float l = lse[(static_cast<size_t>(b) * H + h) * T + t];
+            float rowDot = 0;
+#pragma omp simd reduction(+ : rowDot)
+            for (int s = 0; s < n; s++) {
+              p[s] = expf_fast(p[s] * scale - l);
+              rowDot += p[s] * ds[s];
+            }
+#pragma omp simd
+            for (int s = 0; s < n; s++) ds[s] = p[s] * (ds[s] - rowDot) * scale;
+            for (int s = n; s < nMax; s++) p[s] = ds[s] = 0.0f;
+          }
+          // dQ += dS · K
+          smallGemm(rows, d, nMax, dsb.data(), Spad, kBase, kStride, dqBlock, qStride, true);
+          // dV += Pᵀ · dO and dK += dSᵀ · Q, through transposed copies of the block
+          for (int r = 0; r < rows; r++) {
+            const float* p = pb.data() + static_cast<size_t>(r) * Spad;
+            const float* ds = dsb.data() + static_cast<size_t>(r) * Spad;
+            for (int s = 0; s < nMax; s++) {
+              pt[static_cast<size_t>(s) * rows + r] = p[s];
+              dst[static_cast<size_t>(s) * rows + r] = ds[s];
+            }
+          }
+          smallGemm(nMax, dv, rows, pt.data(), rows, doBlock, oStride, dvBase, vStride, true);
+          smallGemm(nMax, d, rows, dst.data(), rows, qBlock, qStride, dkBase, kStride, true);
+        }
+      }
+    }
+  }
+  return dScalar;
+}
+
+}  // namespace dt

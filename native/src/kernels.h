@@ -1,0 +1,62 @@
+// Compute kernels of the `native` backend (float32, row-major), independent of Node-API.
+// Semantics follow the `js` backend (src/backends/js/*.ts), which is the oracle.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dt {
+
+// ---- BLAS ---------------------------------------------------------------------------------------
+/** Name of the BLAS library linked in, and the thread count it was told to use (0: unknown). */
+const char* blasName();
+int blasThreads();
+/** Thread count of the hand-written kernels (OpenMP). */
+int kernelThreads();
+void initThreads();
+
+/** y [rows, out] = x [rows, in] · wᵀ, w [out, in] */
+void linearForward(const float* x, const float* w, int rows, int inDim, int outDim, float* y);
+/** dx [rows, in] = dy · w (when dx != nullptr); dw [out, in] += dyᵀ · x */
+void linearBackward(const float* dy, const float* x, const float* w, int rows, int inDim, int outDim, float* dw,
+                    float* dx);
+
+// ---- elementwise and row-wise ops ---------------------------------------------------------------
+void embeddingForward(const float* table, const int32_t* tokens, int n, int dim, float* out);
+void embeddingBackward(const float* dOut, const int32_t* tokens, int n, int dim, float* dTable);
+void rmsNormForward(const float* x, const float* w, int rows, int dim, float eps, float* y, float* rstd);
+void rmsNormBackward(const float* dy, const float* x, const float* w, const float* rstd, int rows, int dim,
+                     float* dw, float* dx);
+void rope(float* x, int batch, int seq, int heads, int dim, int pos0, double theta, bool inverse);
+void swigluForward(const float* gate, const float* up, size_t n, float* h);
+void swigluBackward(const float* dh, const float* gate, const float* up, size_t n, float* dGate, float* dUp);
+/** returns the mean loss; fills dLogits */
+double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, float* dLogits);
+void addInPlace(float* a, const float* b, size_t n);
+void scaleInPlace(float* x, size_t n, float c);
+
+// ---- attention ----------------------------------------------------------------------------------
+struct AttnGeometry {
+  int batch, seqQ, seqK, qHeads, kHeads, vHeads, qkDim, vDim;
+  const int32_t* kHeadOf;
+  const int32_t* vHeadOf;
+};
+
+enum CombineKind { kNone = 0, kScalar = 1, kToken = 2 };
+
+/**
+ * heads [B, T, qHeads, vDim] (zeroed by the caller) receives the per-head outputs, lse [B, qHeads, T]
+ * the log-sum-exp of every softmax row; probs [B, qHeads, T, S] (zeroed, optional) the maps;
+ * out [B, T, qHeads/2, vDim] the differential combine (ignored for kNone).
+ */
+void attentionForward(const float* q, const float* k, const float* v, const AttnGeometry& g, int kind,
+                      float lambda, const float* lambdaTok, float* heads, float* lse, float* probs, float* out);
+
+/**
+ * dq, dk, dv zeroed by the caller. dLambdaTok [B, T, qHeads/2] for kToken. Returns dλ for kScalar.
+ */
+double attentionBackward(const float* q, const float* k, const float* v, const AttnGeometry& g, int kind,
+                         float lambda, const float* lambdaTok, const float* heads, const float* lse,
+                         const float* dOut, float* dq, float* dk, float* dv, float* dLambdaTok);
+
+}  // namespace dt

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * Builds the `native` backend (build/Release/diff_transformer_native.node) with node-gyp when a C++
+ * compiler, the Node headers and a CBLAS library (OpenBLAS preferred) are present. It never fails the
+ * install: anything missing or broken ends in one notice line and exit code 0, and the project runs
+ * on the `js` backend. Environment:
+ *   DIFF_TRANSFORMER_NATIVE=0     skip the build
+ *   DIFF_TRANSFORMER_BLAS=<lib>   link -l<lib> instead of probing openblas, blis, cblas, blas
+ *   CXX                           the C++ compiler (default c++)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const addonPath = join(root, 'build/Release/diff_transformer_native.node');
+const logPath = join(root, 'build/native-build.log');
+
+class Skip extends Error {}
+const skip = (reason) => {
+  throw new Skip(reason);
+};
+
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  return { ok: r.status === 0 && !r.error, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+}
+
+function writeLog(text) {
+  try {
+    mkdirSync(dirname(logPath), { recursive: true });
+    writeFileSync(logPath, text);
+  } catch {
+    // the log is a courtesy
+  }
+}
+
+/** A prefix holding include/node/node_api.h for this Node version, or null. */
+function findNodeDir() {
+  const candidates = [
+    process.env.npm_config_nodedir,
+    process.config?.variables?.node_prefix,
+    resolve(dirname(process.execPath), '..'),
+  ];
+  for (const dir of candidates) {
+    if (dir && existsSync(join(dir, 'include/node/node_api.h')) && existsSync(join(dir, 'include/node/common.gypi'))) return dir;
+  }
+  return null;
+}
+
+function findNodeGyp() {
+  const candidates = [process.env.npm_config_node_gyp];
+  try {
+    candidates.push(createRequire(join(root, 'package.json')).resolve('node-gyp/bin/node-gyp.js'));
+  } catch {
+    // not a local dependency
+  }
+  candidates.push(resolve(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'));
+  return candidates.find((p) => p && p.endsWith('.js') && existsSync(p)) ?? null;
+}
+
+/** The first CBLAS library that links (with OpenMP when available). */
+function probeBlas(cxx, openmp) {
+  const dir = mkdtempSync(join(tmpdir(), 'dt-blas-'));
+  try {
+    const src = join(dir, 'probe.cc');
+    writeFileSync(
+      src,
+      `extern "C" void cblas_sgemm(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+int main() { float a = 1, b = 2, c = 0; cblas_sgemm(101, 111, 111, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1); return c == 2.0f ? 0 : 1; }
+`,
+    );
+    const libs = process.env.DIFF_TRANSFORMER_BLAS ? [process.env.DIFF_TRANSFORMER_BLAS] : ['openblas', 'blis', 'cblas', 'blas'];
+    for (const lib of libs) {
+      const exe = join(dir, `probe-${lib}`);
+      const flags = openmp ? ['-fopenmp'] : [];
+      if (run(cxx, [...flags, src, '-o', exe, `-l${lib}`]).ok && run(exe, []).ok) return lib;
+    }
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  if (process.env.DIFF_TRANSFORMER_NATIVE === '0') skip('DIFF_TRANSFORMER_NATIVE=0');
+  if (!existsSync(join(root, 'binding.gyp')) || !existsSync(join(root, 'native/src/addon.cc'))) skip('sources missing');
+  const cxx = process.env.CXX || 'c++';
+  if (!run(cxx, ['--version']).ok) skip(`no C++ compiler "${cxx}"`);
+  const nodeDir = findNodeDir();
+  if (!nodeDir) skip('Node headers not found');
+  const probeDir = mkdtempSync(join(tmpdir(), 'dt-omp-'));
+  const openmp = (() => {
+    try {
+      const src = join(probeDir, 'omp.cc');
+      writeFileSync(src, '#include <omp.h>\nint main() { return omp_get_max_threads() > 0 ? 0 : 1; }\n');
+      return run(cxx, ['-fopenmp', src, '-o', join(probeDir, 'omp')]).ok;
+    } finally {
+      rmSync(probeDir, { recursive: true, force: true });
+    }
+  })();
+  const blas = probeBlas(cxx, openmp);
+  if (!blas) skip('no CBLAS library found, e.g. apt-get install libopenblas-dev');
+
+  const env = { ...process.env, DIFF_TRANSFORMER_BLAS: blas, DIFF_TRANSFORMER_OPENMP: openmp ? '1' : '0' };
+  const gyp = findNodeGyp();
+  let result;
+  if (gyp) {
+    result = run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=max'], { cwd: root, env });
+  } else {
+    // No node-gyp: compile directly (Linux-style shared object; Node-API symbols resolve at load time).
+    mkdirSync(dirname(addonPath), { recursive: true });
+    const arch = process.arch === 'x64' ? ['-march=x86-64-v3'] : [];
+    const args = [
+      '-std=c++17',
+      '-O3',
+      '-fPIC',
+      '-shared',
+      '-fno-math-errno',
+      '-fno-trapping-math',
+      '-ffp-contract=fast',
+      ...arch,
+      ...(openmp ? ['-fopenmp'] : []),
+      `-DDT_BLAS_NAME="${blas}"`,
+      `-I${join(nodeDir, 'include/node')}`,
+      join(root, 'native/src/addon.cc'),
+      join(root, 'native/src/kernels.cc'),
+      '-o',
+      addonPath,
+      `-l${blas}`,
+    ];
+    result = run(cxx, args, { cwd: root, env });
+  }
+  writeLog(result.output);
+  if (!result.ok || !existsSync(addonPath)) skip(`compilation failed, see build/native-build.log`);
+  const check = run(process.execPath, ['-e', `const a = require(${JSON.stringify(addonPath)}); a.info();`]);
+  if (!check.ok) {
+    writeLog(`${result.output}\n--- load check ---\n${check.output}`);
+    rmSync(addonPath, { force: true });
+    skip('the built addon does not load, see build/native-build.log');
+  }
+  console.log(`diff-transformer: native backend built (${blas}${openmp ? ', OpenMP' : ''})`);
+}
+
+try {
+  main();
+} catch (error) {
+  const reason = error instanceof Skip ? error.message : `unexpected error: ${String(error?.message ?? error).split('\n')[0]}`;
+  console.log(`diff-transformer: native backend skipped (${reason}); using js`);
+}
+process.exit(0);

@@ -1,0 +1,216 @@
+/**
+ * The `native` backend (float32): a Node-API addon in C++ (native/src) with the matmuls in the system
+ * BLAS (OpenBLAS) and hand-written, multi-threaded fused kernels for everything else. Attention is
+ * flash-style: the forward keeps the per-row log-sum-exp, the backward recomputes the softmax, so
+ * the context holds O(T) statistics besides q, k, v and the head outputs.
+ *
+ * Outputs are allocated here as zero-filled Float32Arrays and filled by the addon. Inputs that are not
+ * Float32Array (a Float64Array from elsewhere) are converted; in-place targets of another type are
+ * handled by the `js` kernels, so the semantics stay those of the `js` oracle.
+ */
+import type {
+  AttentionBackward,
+  AttentionForward,
+  AttentionGeometry,
+  Backend,
+  Floats,
+} from '../../core/backend.ts';
+import { checkGeometry } from '../js/attention.ts';
+import { createJsBackend } from '../js/index.ts';
+import { type Addon, loadNativeAddon } from './addon.ts';
+
+export { type Addon, loadNativeAddon } from './addon.ts';
+
+interface NativeAttentionContext {
+  readonly kind: 'native-attention';
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  dims: Int32Array;
+  kHeadOf: Int32Array;
+  vHeadOf: Int32Array;
+  combineKind: number;
+  lambda: number;
+  lambdaTok: Float32Array | null;
+  /** [B, T, qHeads, vDim] before the combine */
+  heads: Float32Array;
+  /** [B, qHeads, T] log-sum-exp of each softmax row */
+  lse: Float32Array;
+  geometry: AttentionGeometry;
+}
+
+const f32 = (x: Floats): Float32Array => (x instanceof Float32Array ? x : Float32Array.from(x));
+const isF32 = (x: Floats): x is Float32Array => x instanceof Float32Array;
+
+function checkTokens(tokens: Int32Array, vocab: number, what: string, where: string): void {
+  for (let n = 0; n < tokens.length; n++) {
+    const id = tokens[n];
+    if (!(id >= 0 && id < vocab))
+      throw new RangeError(`${what} id ${id} at ${where} ${n} is outside the vocabulary [0, ${vocab})`);
+  }
+}
+
+const COMBINE_KIND = { none: 0, scalar: 1, token: 2 } as const;
+
+/** The native backend; throws when the addon is not built (use loadNativeAddon() to check first). */
+export function createNativeBackend(): Backend {
+  const addon: Addon | null = loadNativeAddon();
+  if (!addon)
+    throw new Error(
+      'native backend unavailable: run `npm run build:native` (needs a C++ compiler and OpenBLAS)',
+    );
+  const js = createJsBackend('f32');
+  const alloc = (n: number) => new Float32Array(n);
+
+  return {
+    name: 'native',
+    precision: 'f32',
+    zeros: alloc,
+    fromArray: (values) => Float32Array.from(values),
+
+    embeddingForward(table, tokens, dim) {
+      checkTokens(tokens, table.length / dim, 'token', 'position');
+      const out = alloc(tokens.length * dim);
+      addon.embeddingForward(f32(table), tokens, dim, out);
+      return out;
+    },
+    embeddingBackward(dOut, tokens, dim, dTable) {
+      if (!isF32(dTable)) return js.embeddingBackward(dOut, tokens, dim, dTable);
+      addon.embeddingBackward(f32(dOut), tokens, dim, dTable);
+    },
+
+    rmsNormForward(x, w, rows, dim, eps) {
+      const y = alloc(rows * dim);
+      const rstd = alloc(rows);
+      addon.rmsNormForward(f32(x), f32(w), rows, dim, eps, y, rstd);
+      return { y, rstd };
+    },
+    rmsNormBackward(dy, x, w, rstd, rows, dim, dw) {
+      if (!isF32(dw)) return js.rmsNormBackward(dy, x, w, rstd, rows, dim, dw);
+      const dx = alloc(rows * dim);
+      addon.rmsNormBackward(f32(dy), f32(x), f32(w), f32(rstd), rows, dim, dw, dx);
+      return dx;
+    },
+
+    linearForward(x, w, rows, inDim, outDim) {
+      const y = alloc(rows * outDim);
+      addon.linearForward(f32(x), f32(w), rows, inDim, outDim, y);
+      return y;
+    },
+    linearBackward(dy, x, w, rows, inDim, outDim, dw, wantDx) {
+      if (!isF32(dw)) return js.linearBackward(dy, x, w, rows, inDim, outDim, dw, wantDx);
+      const dx = wantDx ? alloc(rows * inDim) : null;
+      addon.linearBackward(f32(dy), f32(x), f32(w), rows, inDim, outDim, dw, dx);
+      return dx;
+    },
+
+    rope(x, batch, seq, heads, dim, pos0, theta, inverse) {
+      if (!isF32(x)) return js.rope(x, batch, seq, heads, dim, pos0, theta, inverse);
+      addon.rope(x, batch, seq, heads, dim, pos0, theta, inverse);
+    },
+
+    attentionForward(q, k, v, g, combine, wantProbs): AttentionForward {
+      checkGeometry(g, q, k, v, combine);
+      const { batch: B, seqQ: T, seqK: S, qHeads: H, vDim: dv } = g;
+      const dims = Int32Array.of(B, T, S, H, g.kHeads, g.vHeads, g.qkDim, dv);
+      const kHeadOf = Int32Array.from(g.kHeadOf);
+      const vHeadOf = Int32Array.from(g.vHeadOf);
+      const combineKind = COMBINE_KIND[combine.kind];
+      const lambda = combine.kind === 'scalar' ? combine.lambda : 0;
+      const lambdaTok = combine.kind === 'token' ? f32(combine.lambda) : null;
+      const heads = alloc(B * T * H * dv);
+      const lse = alloc(B * H * T);
+      const probs = wantProbs ? alloc(B * H * T * S) : null;
+      const out = combine.kind === 'none' ? null : alloc(B * T * (H / 2) * dv);
+      const [qf, kf, vf] = [f32(q), f32(k), f32(v)];
+      addon.attentionForward(
+        qf,
+        kf,
+        vf,
+        dims,
+        kHeadOf,
+        vHeadOf,
+        combineKind,
+        lambda,
+        lambdaTok,
+        heads,
+        lse,
+        probs,
+        out,
+      );
+      const context: NativeAttentionContext = {
+        kind: 'native-attention',
+        q: qf,
+        k: kf,
+        v: vf,
+        dims,
+        kHeadOf,
+        vHeadOf,
+        combineKind,
+        lambda,
+        lambdaTok,
+        heads,
+        lse,
+        geometry: g,
+      };
+      return { out: out ?? heads, probs: probs ?? undefined, context };
+    },
+    attentionBackward(context, dOut): AttentionBackward {
+      const c = context as NativeAttentionContext;
+      if (c?.kind !== 'native-attention')
+        throw new TypeError('attentionBackward: not a context of the native backend');
+      const dq = alloc(c.q.length);
+      const dk = alloc(c.k.length);
+      const dv = alloc(c.v.length);
+      const dLambdaTok = c.combineKind === COMBINE_KIND.token ? alloc(c.lambdaTok!.length) : null;
+      const dScalar = addon.attentionBackward(
+        c.q,
+        c.k,
+        c.v,
+        c.dims,
+        c.kHeadOf,
+        c.vHeadOf,
+        c.combineKind,
+        c.lambda,
+        c.lambdaTok,
+        c.heads,
+        c.lse,
+        f32(dOut),
+        dq,
+        dk,
+        dv,
+        dLambdaTok,
+      );
+      const dLambda = c.combineKind === COMBINE_KIND.none ? undefined : (dLambdaTok ?? dScalar);
+      return { dq, dk, dv, dLambda };
+    },
+
+    swigluForward(gate, up) {
+      const h = alloc(gate.length);
+      addon.swigluForward(f32(gate), f32(up), h);
+      return h;
+    },
+    swigluBackward(dh, gate, up) {
+      const dGate = alloc(gate.length);
+      const dUp = alloc(gate.length);
+      addon.swigluBackward(f32(dh), f32(gate), f32(up), dGate, dUp);
+      return { dGate, dUp };
+    },
+
+    crossEntropy(logits, targets, rows, vocab) {
+      checkTokens(targets.subarray(0, rows), vocab, 'target', 'row');
+      const dLogits = alloc(rows * vocab);
+      const loss = addon.crossEntropy(f32(logits), targets, rows, vocab, dLogits);
+      return { loss, dLogits };
+    },
+
+    addInPlace(a, b) {
+      if (!isF32(a)) return js.addInPlace(a, b);
+      addon.addInPlace(a, f32(b));
+    },
+    scaleInPlace(x, c) {
+      if (!isF32(x)) return js.scaleInPlace(x, c);
+      addon.scaleInPlace(x, c);
+    },
+  };
+}
