@@ -50,6 +50,14 @@ describe('config', () => {
     assert.throws(() => parseConfig([]), /expected a JSON object, found an array/);
   });
 
+  test('ablation fields: per-head norm off, constant λ_init (DIFF V1 only)', () => {
+    const diff = matchedConfig(baseline, 'diff');
+    const ablated = parseConfig({ ...diff, subln: false, lambda_init: 0.5 });
+    assert.equal(countParameters(diff).total - countParameters(ablated).total, 2 * diff.head_dim * diff.n_layers);
+    assert.throws(() => parseConfig({ ...baseline, subln: false }), /apply to variant diff only/);
+    assert.throws(() => parseConfig({ ...diff, lambda_init: 'x' }), /lambda_init must be a number/);
+  });
+
   test('fills defaults and ignores Hugging Face bookkeeping keys', () => {
     const c = parseConfig({ ...baseline, rope_theta: undefined, model_type: 'llama', _name_or_path: 'x' });
     assert.equal(c.rope_theta, 10000);
@@ -92,6 +100,7 @@ function variants(): Array<[string, ModelConfig]> {
     ['diff tied', matchedConfig(tied, 'diff')],
     ['diffv2 tied', matchedConfig(tied, 'diffv2')],
     ['diff MHA', { ...matchedConfig(baseline, 'diff'), n_kv_heads: 2 }],
+    ['diff ablation: no per-head norm, constant λ_init 0.5', { ...matchedConfig(baseline, 'diff'), subln: false, lambda_init: 0.5 }],
   ];
 }
 

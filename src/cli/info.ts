@@ -1,7 +1,7 @@
 /** `info`: what a model folder holds — config, parameters by group, λ_init and λ per layer (V1). */
 import type { Backend } from '../core/backend.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
-import { lambdaInit, type ModelConfig } from '../model/config.ts';
+import { layerLambdaInit, type ModelConfig } from '../model/config.ts';
 import { reparameterisedLambda } from '../model/lambda.ts';
 import { countParameters, layerPrefix, type ParameterGroup } from '../model/parameters.ts';
 
@@ -23,8 +23,12 @@ export function modelInfo(folder: string, backend: Backend): ModelInfo {
     for (let l = 0; l < c.n_layers; l++) {
       const a = `${layerPrefix(l)}self_attn.lambda_`;
       const get = (n: string) => model.params.get(a + n)!;
-      const lambda = reparameterisedLambda({ q1: get('q1'), k1: get('k1'), q2: get('q2'), k2: get('k2') }, l);
-      info.lambda.push({ layer: l, lambda_init: lambdaInit(l), lambda });
+      const init = layerLambdaInit(c, l);
+      const lambda = reparameterisedLambda(
+        { q1: get('q1'), k1: get('k1'), q2: get('q2'), k2: get('k2') },
+        init,
+      );
+      info.lambda.push({ layer: l, lambda_init: init, lambda });
     }
   }
   return info;

@@ -5,7 +5,7 @@
  * (none / one λ per layer / λ per token and head), and (3) V1's per-head RMSNorm × (1 − λ_init).
  */
 import type { AttentionGeometry, Backend, DifferentialCombine, Floats } from '../core/backend.ts';
-import { lambdaInit, type ModelConfig } from './config.ts';
+import { layerLambdaInit, type ModelConfig } from './config.ts';
 import {
   type LambdaVectors,
   reparameterisedLambda,
@@ -41,7 +41,7 @@ export interface AttentionTape {
   x: Floats;
   rows: number;
   attentionContext: unknown;
-  /** V1: the attention output before / after the per-head norm, and its rstd. */
+  /** V1: the attention output before the per-head norm, and the norm's rstd (absent without the norm). */
   headsRaw?: Floats;
   subln?: { rstd: Floats };
   /** input of the output projection [rows, heads·vDim] */
@@ -172,7 +172,10 @@ export function attentionForward(
   let combine: DifferentialCombine = { kind: 'none' };
   let lambdaPerToken: Floats | undefined;
   if (c.variant === 'diff')
-    combine = { kind: 'scalar', lambda: reparameterisedLambda(lambdaVectors(params, a), layer) };
+    combine = {
+      kind: 'scalar',
+      lambda: reparameterisedLambda(lambdaVectors(params, a), layerLambdaInit(c, layer)),
+    };
   if (c.variant === 'diffv2') {
     lambdaPerToken = tokenLambda(backend, x, params.get(`${a}lambda_proj.weight`)!, rows, D, c.n_heads); // [B, T, H]
     combine = { kind: 'token', lambda: lambdaPerToken };
@@ -182,16 +185,20 @@ export function attentionForward(
   let merged = attn.out; // [B, T, heads, vDim]
   let subln: { rstd: Floats } | undefined;
   if (c.variant === 'diff') {
-    const norm = backend.rmsNormForward(
-      attn.out,
-      params.get(`${a}subln.weight`)!,
-      rows * c.n_heads,
-      g.vDim,
-      c.subln_eps,
-    );
-    backend.scaleInPlace(norm.y, 1 - lambdaInit(layer));
-    merged = norm.y;
-    subln = { rstd: norm.rstd };
+    // Per-head RMSNorm over the 2d channels (weight shared by the layer's heads), × (1 − λ_init).
+    if (c.subln === false) merged = attn.out.slice();
+    else {
+      const norm = backend.rmsNormForward(
+        attn.out,
+        params.get(`${a}subln.weight`)!,
+        rows * c.n_heads,
+        g.vDim,
+        c.subln_eps,
+      );
+      merged = norm.y;
+      subln = { rstd: norm.rstd };
+    }
+    backend.scaleInPlace(merged, 1 - layerLambdaInit(c, layer));
   }
   const width = merged.length / rows;
   const out = backend.linearForward(merged, params.get(`${a}${outputProjection(c)}.weight`)!, rows, width, D);
@@ -252,17 +259,19 @@ export function attentionBackward(
     true,
   )!;
   if (c.variant === 'diff') {
-    backend.scaleInPlace(dHeads, 1 - lambdaInit(layer));
-    const w = `${a}subln.weight`;
-    dHeads = backend.rmsNormBackward(
-      dHeads,
-      tape.headsRaw!,
-      params.get(w)!,
-      tape.subln!.rstd,
-      rows * c.n_heads,
-      g.vDim,
-      grads.get(w)!,
-    );
+    backend.scaleInPlace(dHeads, 1 - layerLambdaInit(c, layer));
+    if (tape.subln) {
+      const w = `${a}subln.weight`;
+      dHeads = backend.rmsNormBackward(
+        dHeads,
+        tape.headsRaw!,
+        params.get(w)!,
+        tape.subln.rstd,
+        rows * c.n_heads,
+        g.vDim,
+        grads.get(w)!,
+      );
+    }
   }
   const { dq, dk, dv, dLambda } = backend.attentionBackward(tape.attentionContext, dHeads);
   backend.rope(dq, batch, seq, g.qHeads, d, 0, c.rope_theta, true);

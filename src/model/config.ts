@@ -31,6 +31,10 @@ export interface ModelConfig {
   subln_eps: number;
   /** Use the embedding matrix as the output head (no lm_head.weight). */
   tie_embeddings: boolean;
+  /** Ablation (V1 only): false removes the per-head RMSNorm ("DIFF w/o GroupNorm"). Default true. */
+  subln?: boolean;
+  /** Ablation (V1 only): a constant λ_init for every layer instead of 0.8 − 0.6·exp(−0.3·depth). */
+  lambda_init?: number;
 }
 
 export class ConfigError extends Error {
@@ -50,11 +54,23 @@ const INTEGER_FIELDS = [
 const FLOAT_FIELDS = ['rope_theta', 'norm_eps', 'subln_eps'] as const;
 /** Keys that Hugging Face tooling writes into config.json and that carry no model meaning here. */
 const IGNORED_KEYS = new Set(['model_type', 'architectures', 'torch_dtype', 'transformers_version']);
-const KNOWN_KEYS = new Set<string>(['variant', ...INTEGER_FIELDS, ...FLOAT_FIELDS, 'tie_embeddings']);
+const ABLATION_KEYS = ['subln', 'lambda_init'] as const;
+const KNOWN_KEYS = new Set<string>([
+  'variant',
+  ...INTEGER_FIELDS,
+  ...FLOAT_FIELDS,
+  'tie_embeddings',
+  ...ABLATION_KEYS,
+]);
 
 /** λ_init(depth) = 0.8 − 0.6·exp(−0.3·depth), depth = 0-based layer index. */
 export function lambdaInit(depth: number): number {
   return 0.8 - 0.6 * Math.exp(-0.3 * depth);
+}
+
+/** The λ_init of a layer: the config's constant when set (ablation), else the depth schedule. */
+export function layerLambdaInit(c: ModelConfig, depth: number): number {
+  return c.lambda_init ?? lambdaInit(depth);
 }
 
 /** Parse and validate a config object (e.g. the contents of config.json), filling the defaults. */
@@ -111,6 +127,22 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
     subln_eps: config.subln_eps as number,
     tie_embeddings: config.tie_embeddings as boolean,
   };
+  if (config.subln !== undefined) {
+    if (typeof config.subln !== 'boolean')
+      throw new ConfigError(`${source}: subln must be true or false, found ${JSON.stringify(config.subln)}`);
+    if (!config.subln) parsed.subln = false;
+  }
+  if (config.lambda_init !== undefined) {
+    const v = config.lambda_init;
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new ConfigError(`${source}: lambda_init must be a number, found ${JSON.stringify(v)}`);
+    parsed.lambda_init = v;
+  }
+  if (parsed.variant !== 'diff' && (parsed.subln !== undefined || parsed.lambda_init !== undefined)) {
+    throw new ConfigError(
+      `${source}: subln and lambda_init apply to variant diff only, found variant ${parsed.variant}`,
+    );
+  }
   checkGeometry(parsed, source);
   return parsed;
 }

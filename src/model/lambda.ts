@@ -5,7 +5,6 @@
  * V2 (per token and head, SPEC §2): λ[t, i] = sigmoid(x_t · W_λᵀ)_i.
  */
 import type { Backend, Floats } from '../core/backend.ts';
-import { lambdaInit } from './config.ts';
 
 function dot(a: Floats, b: Floats): number {
   let s = 0;
@@ -20,8 +19,9 @@ export interface LambdaVectors {
   k2: Floats;
 }
 
-export function reparameterisedLambda(v: LambdaVectors, depth: number): number {
-  return Math.exp(dot(v.q1, v.k1)) - Math.exp(dot(v.q2, v.k2)) + lambdaInit(depth);
+/** λ = exp(λq1·λk1) − exp(λq2·λk2) + λ_init */
+export function reparameterisedLambda(v: LambdaVectors, init: number): number {
+  return Math.exp(dot(v.q1, v.k1)) - Math.exp(dot(v.q2, v.k2)) + init;
 }
 
 /** Accumulate d loss / d (λq1, λk1, λq2, λk2) given d loss / d λ. */

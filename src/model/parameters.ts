@@ -30,7 +30,7 @@ export function parameterShapes(c: ModelConfig): Map<string, number[]> {
       shapes.set(`${a}v_proj.weight`, [2 * Hkv * d, D]);
       shapes.set(`${a}out_proj.weight`, [D, 2 * H * d]);
       for (const name of LAMBDA_VECTORS) shapes.set(a + name, [d]);
-      shapes.set(`${a}subln.weight`, [2 * d]);
+      if (c.subln !== false) shapes.set(`${a}subln.weight`, [2 * d]);
     } else if (c.variant === 'baseline') {
       shapes.set(`${a}q_proj.weight`, [H * d, D]);
       shapes.set(`${a}k_proj.weight`, [Hkv * d, D]);
