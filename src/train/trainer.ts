@@ -6,13 +6,14 @@
  * any moment and restarted with `resume` continues from its last checkpoint (weights, AdamW moments,
  * step, data sampler state) to exactly the losses of an uninterrupted run.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend } from '../backends/index.ts';
 import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { saveModelFolder } from '../io/model-folder.ts';
-import { type ModelConfig, VARIANTS, type Variant } from '../model/config.ts';
+import { type ModelConfig, parseConfig, VARIANTS, type Variant } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
 import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
@@ -21,7 +22,7 @@ import { BatchSampler, evaluationBatches } from './batches.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadCorpus, splitTokens } from './corpus.ts';
 import { appendMetrics, type MetricsRecord, truncateMetrics } from './metrics.ts';
-import { getPreset, presetConfig } from './presets.ts';
+import { getPreset, type Preset, presetConfig } from './presets.ts';
 import { createProgress } from './progress.ts';
 import { defaultWarmup, learningRate } from './schedule.ts';
 
@@ -32,7 +33,8 @@ const GRAD_CLIP = 1.0;
 
 export interface TrainOptions {
   variant: Variant;
-  preset: string;
+  /** A preset name, or a Preset object (experiments use their own sizes). */
+  preset: string | Preset;
   out: string;
   data?: string[];
   steps?: number;
@@ -49,6 +51,14 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Label for progress lines (compare uses the variant name). */
   label?: string;
+  /** Library use: train on this text instead of files (recorded in the settings by its hash). */
+  text?: string;
+  /** Library use: a ready tokenizer instead of training one (recorded by its vocabulary size). */
+  tokenizer?: Tokenizer;
+  /** Library use: config fields that replace the preset's (e.g. the ablations subln, lambda_init). */
+  modelOverrides?: Partial<ModelConfig>;
+  /** Keep DIFF V1's λ vectors at their initial values (ablation "λ frozen"). */
+  freezeLambda?: boolean;
 }
 
 export interface TrainResult {
@@ -73,18 +83,23 @@ export class TrainingError extends Error {
 function resolveSettings(o: TrainOptions) {
   if (!VARIANTS.includes(o.variant))
     throw new TrainingError(`--variant must be one of ${VARIANTS.join(', ')}, found "${o.variant}"`);
-  const preset = getPreset(o.preset);
+  const preset = typeof o.preset === 'string' ? getPreset(o.preset) : o.preset;
   const d = preset.training;
   const settings = {
     variant: o.variant,
     preset: preset.name,
-    data: o.data ?? [],
+    data:
+      o.text !== undefined
+        ? [`text sha256:${createHash('sha256').update(o.text).digest('hex')}`]
+        : (o.data ?? []),
     steps: o.steps ?? d.steps,
     batch: o.batch ?? d.batch,
     seq: o.seq ?? d.seq,
     lr: o.lr ?? d.lr,
     seed: o.seed ?? 1,
-    vocab: o.vocab ?? preset.vocab,
+    vocab: o.tokenizer?.vocabSize ?? o.vocab ?? preset.vocab,
+    overrides: o.modelOverrides ?? {},
+    freezeLambda: o.freezeLambda ?? false,
   };
   for (const key of ['steps', 'batch', 'seq', 'seed'] as const) {
     const v = settings[key];
@@ -125,10 +140,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const backend = createBackend(o.backend ?? 'auto');
 
   // Data and tokenizer (a resumed run reuses the saved tokenizer; training it again gives the same one).
-  const corpus = loadCorpus(settings.data);
+  const corpus = o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
   const tokenizerPath = join(o.out, TOKENIZER_FILE);
   let tokenizer: Tokenizer;
-  if (o.resume && existsSync(tokenizerPath)) tokenizer = Tokenizer.fromFile(tokenizerPath);
+  if (o.tokenizer) {
+    tokenizer = o.tokenizer;
+    writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
+  } else if (o.resume && existsSync(tokenizerPath)) tokenizer = Tokenizer.fromFile(tokenizerPath);
   else {
     tokenizer = trainTokenizer(corpus.text, { vocabSize: settings.vocab });
     writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
@@ -139,7 +157,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const bytesPerToken = tokenizer.decodeBytes(Array.from(valIds)).length / valIds.length;
 
   // Model, optimiser and sampler: fresh or from the checkpoint.
-  const config = presetConfig(preset, settings.variant, tokenizer.vocabSize);
+  const config = parseConfig({
+    ...presetConfig(preset, settings.variant, tokenizer.vocabSize),
+    ...settings.overrides,
+  });
   let model: LanguageModel;
   let optimiser: AdamWState;
   let sampler: BatchSampler;
@@ -168,6 +189,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const decayed = new Set(
     [...shapes].filter(([name, shape]) => isDecayed(name, shape)).map(([name]) => name),
   );
+  const frozen = settings.freezeLambda
+    ? [...shapes.keys()].filter((name) => /lambda_[qk][12]$/.test(name))
+    : [];
   const schedule = {
     peak: settings.lr,
     warmupSteps: defaultWarmup(settings.steps),
@@ -211,6 +235,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       settings.batch,
       settings.seq,
     );
+    for (const name of frozen) grads.get(name)!.fill(0);
     const gradNorm = clipGradients(grads, GRAD_CLIP);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       progress.stop();
