@@ -10,6 +10,7 @@ import { benchTable, DEFAULT_PEAK_GFLOPS, runBenchmarks, SIZES, type SizeName } 
 import { generateText } from '../generate/generate.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import { VARIANTS, type Variant } from '../model/config.ts';
+import { registerServeCommand } from '../serve/command.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { compare } from '../train/compare.ts';
 import { PRESETS } from '../train/presets.ts';
@@ -139,6 +140,8 @@ export function buildProgram(): Command {
       const info = modelInfo(o.model, createBackend(o.backend));
       process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : printModelInfo(info));
     });
+
+  registerServeCommand(program);
 
   program
     .command('bench')

@@ -1,0 +1,122 @@
+/**
+ * Building a model from the bytes of a model folder, in the browser (or anywhere without a file
+ * system): config.json → parseConfig, model.safetensors → readSafetensors, tokenizer.json →
+ * Tokenizer.fromJSON. Every failure is a `ModelLoadError` whose message says what to do.
+ *
+ * The library's loader (`loadModelFolder` / `parametersFromTensors` in src/io/model-folder.ts) reads
+ * files with node:fs, so the name and shape check it does is repeated here in a few lines.
+ */
+import { createJsBackend } from '../../../src/backends/js/index.ts';
+import { readSafetensors } from '../../../src/io/safetensors.ts';
+import { type ModelConfig, parseConfig } from '../../../src/model/config.ts';
+import { LanguageModel } from '../../../src/model/lm.ts';
+import { countParameters, type ParameterSet, parameterShapes } from '../../../src/model/parameters.ts';
+import { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
+
+/** Larger models are refused: the js backend would need minutes per token and gigabytes of memory. */
+export const MAX_BROWSER_PARAMETERS = 200_000_000;
+
+export const REQUIRED_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'] as const;
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+/** Which of the required files are missing from a set of file names (a picked or dropped folder). */
+export function missingFiles(names: Iterable<string>): string[] {
+  const present = new Set(names);
+  return REQUIRED_FILES.filter((f) => !present.has(f));
+}
+
+/** The message for a folder that lacks some of the required files. */
+export function notAModelMessage(folder: string, names: readonly string[]): string {
+  const missing = missingFiles(names);
+  if (!missing.includes('config.json') || missing.length < REQUIRED_FILES.length)
+    return `${folder} is not a complete model folder: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`;
+  const shown = names.slice(0, 6).join(', ') + (names.length > 6 ? ', …' : '');
+  return `${folder} is not a model folder: expected ${REQUIRED_FILES.join(', ')}; found ${names.length ? shown : 'no files'}`;
+}
+
+/** Parse and check config.json; refuses models too large for the browser. */
+export function parseModelConfig(
+  text: string,
+  source = 'config.json',
+): { config: ModelConfig; parameters: number } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ModelLoadError(`${source} is not valid JSON (${(error as Error).message})`);
+  }
+  let config: ModelConfig;
+  try {
+    config = parseConfig(json, source);
+  } catch (error) {
+    throw new ModelLoadError(`not a model of this project: ${(error as Error).message}`);
+  }
+  const parameters = countParameters(config).total;
+  if (parameters > MAX_BROWSER_PARAMETERS)
+    throw new ModelLoadError(
+      `this model has ${(parameters / 1e6).toFixed(0)}M parameters: too large for the browser (limit ${MAX_BROWSER_PARAMETERS / 1e6}M). Use the command line: diff-transformer generate --model DIR`,
+    );
+  return { config, parameters };
+}
+
+export function parseTokenizer(text: string, config: ModelConfig, source = 'tokenizer.json'): Tokenizer {
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = Tokenizer.fromJSON(JSON.parse(text));
+  } catch (error) {
+    throw new ModelLoadError(`the tokenizer failed to load: ${source}: ${(error as Error).message}`);
+  }
+  if (tokenizer.vocabSize !== config.vocab_size)
+    throw new ModelLoadError(
+      `the tokenizer does not fit the model: ${source} has ${tokenizer.vocabSize} tokens, config.json says vocab_size ${config.vocab_size}`,
+    );
+  return tokenizer;
+}
+
+/** Weights from safetensors bytes, checked by name and shape against the config. */
+export function parseWeights(
+  bytes: Uint8Array,
+  config: ModelConfig,
+  source = 'model.safetensors',
+): ParameterSet {
+  let tensors: ReturnType<typeof readSafetensors>['tensors'];
+  try {
+    tensors = readSafetensors(bytes, source).tensors;
+  } catch (error) {
+    throw new ModelLoadError((error as Error).message);
+  }
+  const expected = parameterShapes(config);
+  const problems: string[] = [];
+  for (const [name, shape] of expected) {
+    const found = tensors.get(name);
+    if (!found) problems.push(`missing ${name}`);
+    else if (found.shape.join(',') !== shape.join(','))
+      problems.push(`${name}: expected [${shape.join(', ')}], found [${found.shape.join(', ')}]`);
+  }
+  for (const name of tensors.keys()) if (!expected.has(name)) problems.push(`unexpected ${name}`);
+  if (problems.length) {
+    const shown =
+      problems.slice(0, 4).join('; ') + (problems.length > 4 ? `; … (${problems.length} problems)` : '');
+    throw new ModelLoadError(`${source} does not match its ${config.variant} config: ${shown}`);
+  }
+  const params: ParameterSet = new Map();
+  for (const name of expected.keys()) params.set(name, tensors.get(name)!.data);
+  return params;
+}
+
+export interface LoadedModel {
+  model: LanguageModel;
+  tokenizer: Tokenizer;
+  config: ModelConfig;
+  parameters: number;
+}
+
+export function buildModel(configText: string, weights: Uint8Array, tokenizerText: string): LoadedModel {
+  const { config, parameters } = parseModelConfig(configText);
+  const tokenizer = parseTokenizer(tokenizerText, config);
+  const params = parseWeights(weights, config);
+  return { model: new LanguageModel(config, params, createJsBackend('f32')), tokenizer, config, parameters };
+}
