@@ -1,14 +1,18 @@
 /**
- * Backend selection. `js` (float32) is always available; `js-f64` is the float64 oracle used by the
- * finite-difference tests. `native` (C++ addon with BLAS) registers when its compiled addon loads.
+ * Backend selection, slowest first: `js` (plain TypeScript, always available; its float64 form is the
+ * oracle of the finite-difference tests), `wasm` (SIMD kernels, worker threads; registers when
+ * WebAssembly SIMD and shared memory work), `native` (C++ addon with BLAS; registers when its
+ * compiled addon loads). `auto` takes the last one that loaded.
  */
 import type { Backend } from '../core/backend.ts';
 import { createJsBackend } from './js/index.ts';
 import { createNativeBackend, loadNativeAddon } from './native/index.ts';
+import { createWasmBackend, wasmAvailable } from './wasm/index.ts';
 
 const factories: Record<string, () => Backend> = {
   js: () => createJsBackend('f32'),
 };
+if (wasmAvailable()) factories.wasm = () => createWasmBackend();
 if (loadNativeAddon()) factories.native = createNativeBackend;
 
 /** Names of the backends that load on this machine, fastest last. */

@@ -1,0 +1,442 @@
+/**
+ * The `wasm` backend: WebAssembly SIMD kernels (assembly/kernels.ts, compiled into kernels.wasm),
+ * multi-threaded over one shared memory. Each op copies its operands into the memory's arena, runs
+ * the kernel (matrix products and attention split across worker threads, the rest on the calling
+ * thread) and copies the results out into ordinary Float32Arrays. Same semantics as the `js` oracle.
+ *
+ * The Backend interface is synchronous, so the calling thread blocks (Atomics.wait) while the workers
+ * finish their chunks: fine in Node; in a browser the backend itself has to live in a Web Worker.
+ */
+import type {
+  AttentionBackward,
+  AttentionForward,
+  AttentionGeometry,
+  Backend,
+  DifferentialCombine,
+  Floats,
+} from '../../core/backend.ts';
+import { checkGeometry } from '../js/attention.ts';
+import { OP_ATTN_BWD, OP_ATTN_FWD, OP_ATTN_REDUCE, WasmRuntime } from './runtime.ts';
+import { hardwareThreads, workersSupported } from './threads.ts';
+
+export interface WasmBackendOptions {
+  /** Threads computing together (the caller's plus workers); default: the logical processors, ≤ 8. */
+  threads?: number;
+  /** The module bytes (default: kernels.wasm next to this file, read with fs under Node). */
+  bytes?: BufferSource;
+}
+
+let cachedModule: WebAssembly.Module | null | undefined;
+
+function readKernelBytes(): Uint8Array<ArrayBuffer> {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const fs = proc?.getBuiltinModule?.('node:fs') as typeof import('node:fs') | undefined;
+  if (!fs) throw new Error('wasm backend: pass the bytes of kernels.wasm outside Node');
+  return new Uint8Array(fs.readFileSync(new URL('./kernels.wasm', import.meta.url)));
+}
+
+function kernelModule(bytes?: BufferSource): WebAssembly.Module {
+  if (bytes) return new WebAssembly.Module(bytes);
+  if (!cachedModule) cachedModule = new WebAssembly.Module(readKernelBytes());
+  return cachedModule;
+}
+
+/** Whether the backend can run here (SIMD, threads, shared memory, the module file); never throws. */
+export function wasmAvailable(bytes?: BufferSource): boolean {
+  try {
+    if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') return false;
+    bytes ??= readKernelBytes();
+    if (!WebAssembly.validate(bytes)) return false;
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Default thread count: $WASM_THREADS, else the logical processors (at most 8). */
+function defaultThreads(): number {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const fromEnv = Number(proc?.env?.WASM_THREADS);
+  if (Number.isInteger(fromEnv) && fromEnv >= 1) return fromEnv;
+  return Math.min(8, Math.max(1, hardwareThreads()));
+}
+
+interface WasmAttentionContext {
+  q: Floats;
+  k: Floats;
+  v: Floats;
+  geometry: AttentionGeometry;
+  combine: DifferentialCombine;
+  /** log-sum-exp of each softmax row [B, qHeads, T] (the scaled scores' max plus log of the sum) */
+  lse: Float32Array;
+  /** [B, T, qHeads, vDim], before the differential combine */
+  heads: Float32Array;
+}
+
+/** rope tables for positions pos0 … pos0+seq−1: cos twice per pair, sin as (∓sin, ±sin), f64 math */
+function ropeTables(seq: number, dim: number, pos0: number, theta: number, inverse: boolean) {
+  const half = dim / 2;
+  const cos = new Float32Array(seq * dim);
+  const sin = new Float32Array(seq * dim);
+  for (let t = 0; t < seq; t++) {
+    for (let j = 0; j < half; j++) {
+      const angle = (pos0 + t) / theta ** ((2 * j) / dim);
+      const c = Math.cos(angle);
+      const s = inverse ? -Math.sin(angle) : Math.sin(angle);
+      const o = t * dim + 2 * j;
+      cos[o] = c;
+      cos[o + 1] = c;
+      sin[o] = -s;
+      sin[o + 1] = s;
+    }
+  }
+  return { cos, sin };
+}
+
+// Elementwise updates stay in JavaScript (a copy into wasm memory and back would cost more than the
+// loop); these monomorphic helpers keep V8's loop on one array type.
+function addF32(a: Float32Array, b: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+
+function scaleF32(x: Float32Array, c: number): void {
+  for (let i = 0; i < x.length; i++) x[i] *= c;
+}
+
+const sharedRuntimes = new Map<number, WasmRuntime>();
+
+export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
+  readonly threads: number;
+  dispose(): void;
+} {
+  const threads = workersSupported() ? Math.max(1, Math.floor(options.threads ?? defaultThreads())) : 1;
+  // Backends with the same thread count share one runtime (memory and workers): every op runs to
+  // completion synchronously and keeps nothing in the arena, so sharing is safe on one thread.
+  let shared = options.bytes ? undefined : sharedRuntimes.get(threads);
+  if (!shared) {
+    shared = new WasmRuntime(kernelModule(options.bytes), threads);
+    if (!options.bytes) sharedRuntimes.set(threads, shared);
+  }
+  const rt: WasmRuntime = shared;
+  const k = rt.kernels;
+
+  const attentionScratch = (g: AttentionGeometry) => {
+    const { seqQ: T, seqK: S, qkDim: d, vDim: dv } = g;
+    const r4 = (x: number) => Math.ceil(x / 4) * 4;
+    const r8 = (x: number) => Math.ceil(x / 8) * 8;
+    const widest = Math.max(d, dv);
+    const apFloats = Math.max(r4(T) * Math.max(widest, S), r4(S) * T);
+    const bpFloats = Math.max(r8(S) * widest, r8(widest) * Math.max(S, T));
+    const align = (floats: number) => Math.ceil(floats / 16) * 16;
+    const apBytes = align(apFloats) * 4;
+    const bpBytes = align(bpFloats) * 4;
+    const stride = apBytes + bpBytes + align(2 * T * S) * 4;
+    const base = rt.alloc((stride / 4) * rt.threads);
+    return { base, stride, apBytes, bpBytes };
+  };
+
+  /** argument words 6…20 shared by the attention jobs */
+  const geometryArgs = (g: AttentionGeometry, kMap: number, vMap: number) => {
+    const scratch = attentionScratch(g);
+    return [
+      g.batch,
+      g.seqQ,
+      g.seqK,
+      g.qHeads,
+      g.kHeads,
+      g.vHeads,
+      g.qkDim,
+      g.vDim,
+      kMap,
+      vMap,
+      1 / Math.sqrt(g.qkDim),
+      scratch.base,
+      scratch.stride,
+      scratch.apBytes,
+      scratch.bpBytes,
+    ];
+  };
+  const SCALE_ARG = 16;
+
+  const backend = {
+    name: 'wasm',
+    precision: 'f32' as const,
+    threads: rt.threads,
+    /** Stop the workers of this backend's runtime (shared with backends of the same thread count). */
+    dispose: () => {
+      if (sharedRuntimes.get(threads) === rt) sharedRuntimes.delete(threads);
+      rt.dispose();
+    },
+    zeros: (length: number): Floats => new Float32Array(length),
+    fromArray: (values: ArrayLike<number>): Floats => Float32Array.from(values),
+
+    embeddingForward(table: Floats, tokens: Int32Array, dim: number): Floats {
+      // a gather: copying the table into wasm memory would cost more than the lookup itself
+      const vocab = table.length / dim;
+      const out = new Float32Array(tokens.length * dim);
+      for (let n = 0; n < tokens.length; n++) {
+        const id = tokens[n];
+        if (!(id >= 0 && id < vocab))
+          throw new RangeError(`token id ${id} at position ${n} is outside the vocabulary [0, ${vocab})`);
+        out.set(table.subarray(id * dim, (id + 1) * dim), n * dim);
+      }
+      return out;
+    },
+
+    embeddingBackward(dOut: Floats, tokens: Int32Array, dim: number, dTable: Floats): void {
+      for (let n = 0; n < tokens.length; n++) {
+        const rowOff = tokens[n] * dim;
+        const off = n * dim;
+        for (let i = 0; i < dim; i++) dTable[rowOff + i] += dOut[off + i];
+      }
+    },
+
+    rmsNormForward(x: Floats, w: Floats, rows: number, dim: number, eps: number) {
+      rt.reset();
+      const px = rt.put(x);
+      const pw = rt.put(w);
+      const py = rt.alloc(rows * dim);
+      const pr = rt.alloc(rows);
+      k.rmsNormForward(px, pw, py, pr, rows, dim, eps);
+      return { y: rt.get(py, rows * dim), rstd: rt.get(pr, rows) };
+    },
+
+    rmsNormBackward(dy: Floats, x: Floats, w: Floats, rstd: Floats, rows: number, dim: number, dw: Floats) {
+      rt.reset();
+      const pdy = rt.put(dy);
+      const px = rt.put(x);
+      const pw = rt.put(w);
+      const pr = rt.put(rstd);
+      const pdx = rt.alloc(rows * dim);
+      const pdw = rt.alloc(dim);
+      new Float32Array(rt.memory.buffer, pdw, dim).fill(0);
+      k.rmsNormBackward(pdy, px, pw, pr, pdx, pdw, rows, dim);
+      const partial = rt.get(pdw, dim);
+      for (let i = 0; i < dim; i++) dw[i] += partial[i];
+      return rt.get(pdx, rows * dim);
+    },
+
+    linearForward(x: Floats, w: Floats, rows: number, inDim: number, outDim: number): Floats {
+      rt.reset();
+      const px = rt.put(x);
+      const pw = rt.put(w);
+      const py = rt.alloc(rows * outDim);
+      rt.gemm(rows, outDim, inDim, px, inDim, false, pw, inDim, false, py, outDim, false);
+      return rt.get(py, rows * outDim);
+    },
+
+    linearBackward(
+      dy: Floats,
+      x: Floats,
+      w: Floats,
+      rows: number,
+      inDim: number,
+      outDim: number,
+      dw: Floats,
+      wantDx: boolean,
+    ): Floats | null {
+      rt.reset();
+      const pdy = rt.put(dy);
+      const px = rt.put(x);
+      // dW [outDim, inDim] += dyᵀ · x: accumulate in place when dw is float32, else add afterwards
+      const inPlace = dw instanceof Float32Array;
+      const pdw = inPlace ? rt.put(dw) : rt.alloc(outDim * inDim);
+      rt.gemm(outDim, inDim, rows, pdy, outDim, true, px, inDim, true, pdw, inDim, inPlace);
+      let dx: Floats | null = null;
+      if (wantDx) {
+        const pw = rt.put(w);
+        const pdx = rt.alloc(rows * inDim);
+        rt.gemm(rows, inDim, outDim, pdy, outDim, false, pw, inDim, true, pdx, inDim, false);
+        dx = rt.get(pdx, rows * inDim);
+      }
+      if (inPlace) rt.getInto(pdw, dw);
+      else {
+        const g = rt.get(pdw, outDim * inDim);
+        for (let i = 0; i < g.length; i++) dw[i] += g[i];
+      }
+      return dx;
+    },
+
+    rope(
+      x: Floats,
+      batch: number,
+      seq: number,
+      heads: number,
+      dim: number,
+      pos0: number,
+      theta: number,
+      inverse: boolean,
+    ): void {
+      rt.reset();
+      const { cos, sin } = ropeTables(seq, dim, pos0, theta, inverse);
+      const px = rt.put(x);
+      const pc = rt.put(cos);
+      const ps = rt.put(sin);
+      k.rope(px, pc, ps, batch, seq, heads, dim);
+      rt.getInto(px, x);
+    },
+
+    attentionForward(
+      q: Floats,
+      kk: Floats,
+      v: Floats,
+      g: AttentionGeometry,
+      combine: DifferentialCombine,
+      wantProbs: boolean,
+    ): AttentionForward {
+      checkGeometry(g, q, kk, v, combine);
+      rt.reset();
+      const { batch: B, seqQ: T, seqK: S, qHeads: H, vDim: dv } = g;
+      const pq = rt.put(q);
+      const pk = rt.put(kk);
+      const pv = rt.put(v);
+      const pP = wantProbs ? rt.alloc(B * H * T * S) : 0;
+      const pLse = rt.alloc(B * H * T);
+      const pHeads = rt.alloc(B * T * H * dv);
+      const kMap = rt.putInt(g.kHeadOf);
+      const vMap = rt.putInt(g.vHeadOf);
+      const args = [pq, pk, pv, pP, pLse, pHeads, ...geometryArgs(g, kMap, vMap)];
+      rt.job(OP_ATTN_FWD, args, B * H, true, [SCALE_ARG]);
+      const heads = rt.get(pHeads, B * T * H * dv);
+      let out: Float32Array = heads;
+      if (combine.kind !== 'none') {
+        const rows = B * T;
+        const pOut = rt.alloc(rows * (H / 2) * dv);
+        const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
+        k.combineForward(pHeads, pOut, rows, H, dv, combine.kind === 'scalar' ? combine.lambda : 0, pLambdas);
+        out = rt.get(pOut, rows * (H / 2) * dv);
+      }
+      const context: WasmAttentionContext = {
+        q,
+        k: kk,
+        v,
+        geometry: g,
+        combine,
+        lse: rt.get(pLse, B * H * T),
+        heads,
+      };
+      return { out, probs: wantProbs ? rt.get(pP, B * H * T * S) : undefined, context };
+    },
+
+    attentionBackward(context: unknown, dOut: Floats): AttentionBackward {
+      const { q, k: kk, v, geometry: g, combine, lse, heads } = context as WasmAttentionContext;
+      rt.reset();
+      const { batch: B, seqQ: T, seqK: S, qHeads: H, kHeads: Hk, vHeads: Hv, qkDim: d, vDim: dv } = g;
+      const rows = B * T;
+      const pq = rt.put(q);
+      const pk = rt.put(kk);
+      const pv = rt.put(v);
+      const pLse = rt.put(lse);
+      const pHeads = rt.put(heads);
+      let pdHeads: number;
+      let dLambda: number | Floats | undefined;
+      if (combine.kind === 'none') pdHeads = rt.put(dOut);
+      else {
+        const pairs = H / 2;
+        const pdOut = rt.put(dOut);
+        pdHeads = rt.alloc(heads.length);
+        const pdl = rt.alloc(rows * pairs);
+        const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
+        k.combineBackward(
+          pdOut,
+          pHeads,
+          pdHeads,
+          pdl,
+          rows,
+          H,
+          dv,
+          combine.kind === 'scalar' ? combine.lambda : 0,
+          pLambdas,
+        );
+        const perPair = rt.get(pdl, rows * pairs);
+        if (combine.kind === 'token') dLambda = perPair;
+        else {
+          let sum = 0;
+          for (const x of perPair) sum += x;
+          dLambda = sum;
+        }
+      }
+      const pdq = rt.alloc(q.length);
+      const pdkH = rt.alloc(B * H * S * d);
+      const pdvH = rt.alloc(B * H * S * dv);
+      const pdk = rt.alloc(B * S * Hk * d);
+      const pdv = rt.alloc(B * S * Hv * dv);
+      const kMap = rt.putInt(g.kHeadOf);
+      const vMap = rt.putInt(g.vHeadOf);
+      const args = [
+        pq,
+        pk,
+        pv,
+        0,
+        pLse,
+        pHeads,
+        ...geometryArgs(g, kMap, vMap),
+        pdHeads,
+        pdq,
+        pdkH,
+        pdvH,
+        pdk,
+        pdv,
+      ];
+      rt.job(OP_ATTN_BWD, args, B * H, true, [SCALE_ARG]);
+      rt.job(OP_ATTN_REDUCE, args, B, true, [SCALE_ARG]);
+      return {
+        dq: rt.get(pdq, q.length),
+        dk: rt.get(pdk, kk.length),
+        dv: rt.get(pdv, v.length),
+        dLambda,
+      };
+    },
+
+    swigluForward(gate: Floats, up: Floats): Floats {
+      rt.reset();
+      const n = gate.length;
+      const pg = rt.put(gate);
+      const pu = rt.put(up);
+      const ph = rt.alloc(n);
+      k.swigluForward(pg, pu, ph, n);
+      return rt.get(ph, n);
+    },
+
+    swigluBackward(dh: Floats, gate: Floats, up: Floats): { dGate: Floats; dUp: Floats } {
+      rt.reset();
+      const n = gate.length;
+      const pdh = rt.put(dh);
+      const pg = rt.put(gate);
+      const pu = rt.put(up);
+      const pdg = rt.alloc(n);
+      const pdu = rt.alloc(n);
+      k.swigluBackward(pdh, pg, pu, pdg, pdu, n);
+      return { dGate: rt.get(pdg, n), dUp: rt.get(pdu, n) };
+    },
+
+    crossEntropy(logits: Floats, targets: Int32Array, rows: number, vocab: number) {
+      for (let r = 0; r < rows; r++) {
+        const target = targets[r];
+        if (!(target >= 0 && target < vocab))
+          throw new RangeError(`target id ${target} at row ${r} is outside the vocabulary [0, ${vocab})`);
+      }
+      rt.reset();
+      const pl = rt.put(logits);
+      const pt = rt.putInt(targets.subarray(0, rows));
+      const pd = rt.alloc(rows * vocab);
+      const pLoss = rt.alloc(rows * 2);
+      k.crossEntropy(pl, pt, pd, pLoss, rows, vocab);
+      let total = 0;
+      for (const x of rt.getF64(pLoss, rows)) total += x;
+      return { loss: total / rows, dLogits: rt.get(pd, rows * vocab) };
+    },
+
+    addInPlace(a: Floats, b: Floats): void {
+      if (a instanceof Float32Array && b instanceof Float32Array) addF32(a, b);
+      else for (let i = 0; i < a.length; i++) a[i] += b[i];
+    },
+
+    scaleInPlace(x: Floats, c: number): void {
+      if (x instanceof Float32Array) scaleF32(x, c);
+      else for (let i = 0; i < x.length; i++) x[i] *= c;
+    },
+  };
+  return backend;
+}

@@ -1,0 +1,259 @@
+/**
+ * The kernel module over one shared memory: a bump arena (reset before every op) for operands, and
+ * the job protocol that spreads a kernel's chunks over the calling thread and the workers.
+ */
+import type { Floats } from '../../core/backend.ts';
+import {
+  ARGS,
+  CLAIM,
+  CTRL,
+  DONE,
+  GEN,
+  type KernelWorker,
+  NCHUNK,
+  OP,
+  STOP,
+  spawnKernelWorker,
+} from './threads.ts';
+
+export const OP_PACK_B = 2;
+export const OP_GEMM = 3;
+export const OP_ATTN_FWD = 4;
+export const OP_ATTN_BWD = 5;
+export const OP_ATTN_REDUCE = 6;
+
+/** The exports of kernels.wasm (pointers are byte addresses). */
+export interface KernelExports {
+  setThread(t: number): void;
+  heapBase(): number;
+  work(): void;
+  gemmDirect(
+    m: number,
+    n: number,
+    k: number,
+    A: number,
+    lda: number,
+    transA: number,
+    B: number,
+    ldb: number,
+    nn: number,
+    C: number,
+    ldc: number,
+    acc: number,
+    AP: number,
+    BP: number,
+  ): void;
+  combineForward(
+    heads: number,
+    out: number,
+    rows: number,
+    H: number,
+    dv: number,
+    lambda: number,
+    lambdas: number,
+  ): void;
+  combineBackward(
+    dOut: number,
+    heads: number,
+    dHeads: number,
+    dLambda: number,
+    rows: number,
+    H: number,
+    dv: number,
+    lambda: number,
+    lambdas: number,
+  ): void;
+  rmsNormForward(x: number, w: number, y: number, rstd: number, rows: number, dim: number, eps: number): void;
+  rmsNormBackward(
+    dy: number,
+    x: number,
+    w: number,
+    rstd: number,
+    dx: number,
+    dw: number,
+    rows: number,
+    dim: number,
+  ): void;
+  swigluForward(gate: number, up: number, h: number, n: number): void;
+  swigluBackward(dh: number, gate: number, up: number, dGate: number, dUp: number, n: number): void;
+  crossEntropy(
+    logits: number,
+    targets: number,
+    dLogits: number,
+    lossRow: number,
+    rows: number,
+    V: number,
+  ): void;
+  rope(x: number, cosT: number, sinT: number, batch: number, seq: number, heads: number, dim: number): void;
+}
+
+const PAGE = 65536;
+const ARENA_START = PAGE;
+const MAX_PAGES = 65536;
+const INITIAL_PAGES = 256;
+/** Below this many multiply-adds a matrix product stays on the calling thread. */
+const PARALLEL_MIN_WORK = 1 << 17;
+
+export class WasmRuntime {
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: KernelExports;
+  readonly threads: number;
+  private readonly workers: KernelWorker[] = [];
+  private readonly ctrl: Int32Array;
+  private f32!: Float32Array;
+  private i32!: Int32Array;
+  private f64!: Float64Array;
+  private top = ARENA_START;
+  private tag = 0;
+
+  constructor(module: WebAssembly.Module, threads: number, spin = 20000) {
+    this.memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.kernels = instance.exports as unknown as KernelExports;
+    // static data (none at present) starts at 1024, above the control block; it must end below the arena
+    if (this.kernels.heapBase() > ARENA_START)
+      throw new Error('kernels.wasm: static data overlaps the arena');
+    this.kernels.setThread(0);
+    this.ctrl = new Int32Array(this.memory.buffer, CTRL, 64);
+    this.refreshViews();
+    this.threads = Math.max(1, Math.floor(threads));
+    for (let t = 1; t < this.threads; t++) {
+      try {
+        this.workers.push(spawnKernelWorker({ module, memory: this.memory, tid: t, spin }));
+      } catch {
+        break; // fewer workers: the calling thread claims whatever they would have done
+      }
+    }
+  }
+
+  private refreshViews(): void {
+    const buffer = this.memory.buffer;
+    this.f32 = new Float32Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+
+  /** Forget every arena allocation (before each op). */
+  reset(): void {
+    this.top = ARENA_START;
+  }
+
+  /** Room for `count` floats (or int32s), 64-byte aligned; returns the byte address. */
+  alloc(count: number): number {
+    const ptr = this.top;
+    const end = ptr + Math.ceil((count * 4) / 64) * 64;
+    if (end > this.memory.buffer.byteLength) {
+      const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE);
+      if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES)
+        throw new RangeError(`wasm backend: an op needs ${(end / 2 ** 30).toFixed(2)} GiB, beyond 4 GiB`);
+      this.memory.grow(Math.max(pages, Math.ceil(this.memory.buffer.byteLength / PAGE / 4)));
+    }
+    if (this.f32.buffer.byteLength !== this.memory.buffer.byteLength) this.refreshViews();
+    this.top = end;
+    return ptr;
+  }
+
+  /** Copy floats (of either precision) into the arena. */
+  put(values: Floats): number {
+    const ptr = this.alloc(values.length);
+    this.f32.set(values, ptr >> 2);
+    return ptr;
+  }
+
+  putInt(values: Int32Array): number {
+    const ptr = this.alloc(values.length);
+    this.i32.set(values, ptr >> 2);
+    return ptr;
+  }
+
+  /** A fresh Float32Array copy of `count` floats at `ptr`. */
+  get(ptr: number, count: number): Float32Array {
+    return this.f32.slice(ptr >> 2, (ptr >> 2) + count);
+  }
+
+  /** Copy `count` floats at `ptr` into `target` (converting to its precision). */
+  getInto(ptr: number, target: Floats): void {
+    target.set(this.f32.subarray(ptr >> 2, (ptr >> 2) + target.length));
+  }
+
+  getF64(ptr: number, count: number): Float64Array {
+    return this.f64.subarray(ptr >> 3, (ptr >> 3) + count);
+  }
+
+  /**
+   * Run `chunks` chunks of kernel job `op` with the given argument words (numbers are int32, unless
+   * listed in `floatArgs`), on this thread and, when `parallel`, the workers; returns when all are done.
+   */
+  job(op: number, args: number[], chunks: number, parallel: boolean, floatArgs: number[] = []): void {
+    if (chunks <= 0) return;
+    if (chunks >= 0xfffff) throw new RangeError('wasm backend: too many chunks in one job');
+    const ctrl = this.ctrl;
+    this.tag = (this.tag + 1) & 0xfff;
+    // Close the claim word first (no chunk is claimable while the job is being written).
+    Atomics.store(ctrl, CLAIM, (this.tag << 20) | 0xfffff);
+    for (let i = 0; i < args.length; i++) ctrl[ARGS + i] = args[i];
+    if (floatArgs.length) {
+      const f = new Float32Array(this.memory.buffer, CTRL, 64);
+      for (const i of floatArgs) f[ARGS + i] = args[i];
+    }
+    ctrl[OP] = op;
+    Atomics.store(ctrl, NCHUNK, chunks);
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.store(ctrl, CLAIM, this.tag << 20);
+    const wake = parallel && this.workers.length > 0 && chunks > 1;
+    if (wake) {
+      Atomics.add(ctrl, GEN, 1);
+      Atomics.notify(ctrl, GEN);
+    }
+    this.kernels.work();
+    for (let spins = 0; ; spins++) {
+      const done = Atomics.load(ctrl, DONE);
+      if (done >= chunks) break;
+      if (spins > 1000) Atomics.wait(ctrl, DONE, done, 50);
+    }
+  }
+
+  /**
+   * C[m, n] (+)= op(A)[m, k] · op(B)[k, n]; A read as A[i·lda + p] (or A[p·lda + i] when transA),
+   * B as B[j·ldb + p] (the c = a·bᵀ form) or B[p·ldb + j] when nn.
+   */
+  gemm(
+    m: number,
+    n: number,
+    k: number,
+    A: number,
+    lda: number,
+    transA: boolean,
+    B: number,
+    ldb: number,
+    nn: boolean,
+    C: number,
+    ldc: number,
+    acc: boolean,
+  ): void {
+    const blocks = Math.ceil(m / 4);
+    const panels = Math.ceil(n / 8);
+    const AP = this.alloc(blocks * 4 * k);
+    const BP = this.alloc(panels * 8 * k);
+    const parallel = this.threads > 1 && m * n * k >= PARALLEL_MIN_WORK;
+    if (!parallel) {
+      this.kernels.gemmDirect(m, n, k, A, lda, +transA, B, ldb, +nn, C, ldc, +acc, AP, BP);
+      return;
+    }
+    const packChunks = Math.min(panels, this.threads * 2);
+    const perPack = Math.ceil(panels / packChunks);
+    this.job(OP_PACK_B, [B, ldb, +nn, n, k, BP, perPack], Math.ceil(panels / perPack), true);
+    const target = Math.min(blocks, this.threads * 4);
+    const per = Math.ceil(blocks / target);
+    this.job(OP_GEMM, [m, n, k, AP, BP, C, ldc, +acc, per, A, lda, +transA], Math.ceil(blocks / per), true);
+  }
+
+  /** Stop and discard the workers (the backend stays usable, single-threaded). */
+  dispose(): void {
+    Atomics.store(this.ctrl, STOP, 1);
+    Atomics.add(this.ctrl, GEN, 1);
+    Atomics.notify(this.ctrl, GEN);
+    for (const worker of this.workers) worker.terminate();
+    this.workers.length = 0;
+  }
+}
