@@ -46,7 +46,7 @@ export const PRESETS: Record<string, Preset> = {
       head_dim: 16,
     },
     vocab: 512,
-    training: { steps: 300, batch: 8, seq: 64, lr: 3e-3, evalEvery: 50, saveEvery: 100 },
+    training: { steps: 600, batch: 8, seq: 64, lr: 3e-3, evalEvery: 50, saveEvery: 200 },
   },
   small: {
     name: 'small',
