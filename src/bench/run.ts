@@ -9,7 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createBackend } from '../backends/index.ts';
 import type { Variant } from '../model/config.ts';
+import { trainTokenizer } from '../tokenizer/index.ts';
+import { loadCorpus } from '../train/corpus.ts';
 import { type BenchCase, type BenchRecord, benchConfig, forwardFlopsPerToken } from './measure.ts';
 
 /** fp32 peak of the reference machine (2-core Zen 3, AVX2 FMA), measured with an FMA loop (DESIGN.md). */
@@ -159,4 +162,32 @@ export function benchTable(records: BenchRecord[]): string {
     '|---|---|---|---|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
+}
+
+/** Training a 4096-token BPE vocabulary on the default corpus (the speed the tokenizer promises). */
+export function tokenizerBenchLine(vocabSize = 4096): string {
+  const { text, bytes } = loadCorpus();
+  const t0 = performance.now();
+  const tokenizer = trainTokenizer(text, { vocabSize });
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const ids = tokenizer.encode(text);
+  const encodeSeconds = (performance.now() - t1) / 1000;
+  return `tokenizer: ${tokenizer.vocabSize}-token BPE trained on ${(bytes / 1e6).toFixed(2)} MB in ${trainSeconds.toFixed(2)} s; encodes ${(bytes / 1e6 / encodeSeconds).toFixed(1)} MB/s, ${(bytes / ids.length).toFixed(2)} bytes/token`;
+}
+
+/** GFLOP/s of a 1024³ matmul through a backend's linear op: the practical peak to read MFU against. */
+export function matmulBenchLine(backendName: string, n = 1024): string {
+  const backend = createBackend(backendName);
+  const x = backend.zeros(n * n).fill(0.5);
+  const w = backend.zeros(n * n).fill(0.25);
+  backend.linearForward(x, w, n, n, n); // warm-up
+  let runs = 0;
+  const t0 = performance.now();
+  do {
+    backend.linearForward(x, w, n, n, n);
+    runs++;
+  } while (performance.now() - t0 < 1000);
+  const gflops = (2 * n ** 3 * runs) / ((performance.now() - t0) / 1000) / 1e9;
+  return `matmul ${n}³ on ${backend.name}: ${gflops.toFixed(0)} GFLOP/s`;
 }

@@ -6,7 +6,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { backendNames, createBackend } from '../backends/index.ts';
-import { benchTable, DEFAULT_PEAK_GFLOPS, runBenchmarks, SIZES, type SizeName } from '../bench/run.ts';
+import {
+  benchTable,
+  DEFAULT_PEAK_GFLOPS,
+  matmulBenchLine,
+  runBenchmarks,
+  SIZES,
+  type SizeName,
+  tokenizerBenchLine,
+} from '../bench/run.ts';
 import { generateText } from '../generate/generate.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import { VARIANTS, type Variant } from '../model/config.ts';
@@ -181,7 +189,11 @@ export function buildProgram(): Command {
             );
         },
       });
-      process.stdout.write(o.json ? `${JSON.stringify(records)}\n` : `${benchTable(records)}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify(records)}\n`);
+      else {
+        const matmul = backends.filter((b) => b !== 'js').map((b) => matmulBenchLine(b));
+        process.stdout.write(`${benchTable(records)}\n\n${[...matmul, tokenizerBenchLine()].join('\n')}\n`);
+      }
     });
 
   return program;
