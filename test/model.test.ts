@@ -3,9 +3,13 @@
  * finite differences (float64, grouped-query and tied configs), and KV-cache equivalence.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createJsBackend } from '../src/backends/js/index.ts';
 import { Rng } from '../src/core/rng.ts';
+import { loadModelFolder, saveModelFolder } from '../src/io/model-folder.ts';
 import {
   lambdaInit,
   type ModelConfig,
@@ -53,9 +57,17 @@ describe('config', () => {
   test('ablation fields: per-head norm off, constant λ_init (DIFF V1 only)', () => {
     const diff = matchedConfig(baseline, 'diff');
     const ablated = parseConfig({ ...diff, subln: false, lambda_init: 0.5 });
-    assert.equal(countParameters(diff).total - countParameters(ablated).total, 2 * diff.head_dim * diff.n_layers);
+    assert.equal(
+      countParameters(diff).total - countParameters(ablated).total,
+      2 * diff.head_dim * diff.n_layers,
+    );
     assert.throws(() => parseConfig({ ...baseline, subln: false }), /apply to variant diff only/);
     assert.throws(() => parseConfig({ ...diff, lambda_init: 'x' }), /lambda_init must be a number/);
+    // A model folder keeps the ablation fields.
+    const dir = mkdtempSync(join(tmpdir(), 'dt-ablation-'));
+    const backend = createJsBackend();
+    saveModelFolder(dir, { config: ablated, params: initParameters(ablated, backend, new Rng(1)) });
+    assert.deepEqual(loadModelFolder(dir, backend).config, ablated);
   });
 
   test('fills defaults and ignores Hugging Face bookkeeping keys', () => {
@@ -100,7 +112,10 @@ function variants(): Array<[string, ModelConfig]> {
     ['diff tied', matchedConfig(tied, 'diff')],
     ['diffv2 tied', matchedConfig(tied, 'diffv2')],
     ['diff MHA', { ...matchedConfig(baseline, 'diff'), n_kv_heads: 2 }],
-    ['diff ablation: no per-head norm, constant λ_init 0.5', { ...matchedConfig(baseline, 'diff'), subln: false, lambda_init: 0.5 }],
+    [
+      'diff ablation: no per-head norm, constant λ_init 0.5',
+      { ...matchedConfig(baseline, 'diff'), subln: false, lambda_init: 0.5 },
+    ],
   ];
 }
 

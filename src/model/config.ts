@@ -165,7 +165,7 @@ function checkGeometry(c: ModelConfig, source: string): void {
 export function configToJSON(c: ModelConfig): ModelConfig {
   const { variant, vocab_size, d_model, n_layers, ffn_hidden, n_heads, n_kv_heads, head_dim } = c;
   const { rope_theta, norm_eps, subln_eps, tie_embeddings } = c;
-  return {
+  const json: ModelConfig = {
     variant,
     vocab_size,
     d_model,
@@ -179,6 +179,9 @@ export function configToJSON(c: ModelConfig): ModelConfig {
     subln_eps,
     tie_embeddings,
   };
+  if (c.subln === false) json.subln = false;
+  if (c.lambda_init !== undefined) json.lambda_init = c.lambda_init;
+  return json;
 }
 
 /**
