@@ -15,6 +15,7 @@ import {
   type SizeName,
   tokenizerBenchLine,
 } from '../bench/run.ts';
+import { registerEvalCommands } from '../eval/command.ts';
 import { generateText } from '../generate/generate.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import { VARIANTS, type Variant } from '../model/config.ts';
@@ -150,6 +151,7 @@ export function buildProgram(): Command {
     });
 
   registerServeCommand(program);
+  registerEvalCommands(program);
 
   program
     .command('bench')

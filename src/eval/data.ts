@@ -1,0 +1,108 @@
+/**
+ * The experiments' data, built once per session: the language-modelling corpus (Moby Dick) with its
+ * tokenizer and validation windows, and the synthetic needle and in-context tasks with a tokenizer of
+ * their own (trained on corpus text plus task text, so numbers, city names and labels tokenize well).
+ * Every random choice is seeded: the same plan gives the same texts.
+ */
+import { Rng } from '../core/rng.ts';
+import { trainTokenizer } from '../tokenizer/index.ts';
+import { evaluationBatches } from '../train/batches.ts';
+import { loadCorpus, splitTokens } from '../train/corpus.ts';
+import type { EvalContext, TaskData } from './common.ts';
+import {
+  CATEGORIES,
+  CITIES,
+  corpusSentences,
+  countTokens,
+  ICL_LABELS,
+  iclLineTokens,
+  iclTrainingText,
+  labelTokens,
+  magicNumber,
+  needleTrainingText,
+  type Sentence,
+} from './tasks.ts';
+
+const DATA_SEED = 20241007;
+
+function corpusText(ctx: EvalContext): string {
+  return ctx.once('corpus', () => {
+    const text = loadCorpus().text;
+    return Number.isFinite(ctx.plan.corpusChars) ? text.slice(0, ctx.plan.corpusChars) : text;
+  });
+}
+
+/** Moby Dick and a BPE tokenizer trained on it. */
+export function lmData(ctx: EvalContext): TaskData {
+  return ctx.taskData('lm', () => {
+    const text = corpusText(ctx);
+    return { text, tokenizer: trainTokenizer(text, { vocabSize: ctx.plan.vocab }) };
+  });
+}
+
+/** Validation windows of the corpus (the last 10% of its tokens, as in training). */
+export function lmValidation(ctx: EvalContext, seq: number, batches: number, batch = 8) {
+  return ctx.once(`lm-val-${seq}-${batches}-${batch}`, () => {
+    const { text, tokenizer } = lmData(ctx);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const { val } = splitTokens(ids, 0.1, seq + 1);
+    return evaluationBatches(val, batch, seq, batches);
+  });
+}
+
+/** The tokenizer of the synthetic tasks and the sentence pools (training: first 90%, evaluation: last 10%). */
+export function taskBase(ctx: EvalContext) {
+  return ctx.once('task-base', () => {
+    const text = corpusText(ctx);
+    const rng = new Rng(DATA_SEED);
+    let sample = '';
+    for (let i = 0; i < 3000; i++) {
+      const city = CITIES[rng.int(CITIES.length)];
+      sample += ` The magic number of ${city} is ${magicNumber(rng, ctx.plan.needle.digits)}.\nQ: The magic number of ${city} is`;
+    }
+    const words = Object.values(CATEGORIES).flat();
+    for (let i = 0; i < 3000; i++)
+      sample += `input: ${words[rng.int(words.length)]} label: ${ICL_LABELS[rng.int(ICL_LABELS.length)]}\n`;
+    const tokenizer = trainTokenizer(`${text.slice(0, 300_000)}\n${sample}`, { vocabSize: ctx.plan.vocab });
+    const sentences = corpusSentences(text);
+    const cut = Math.floor(sentences.length * 0.9);
+    const pools: { train: Sentence[]; held: Sentence[] } = {
+      train: countTokens(tokenizer, sentences.slice(0, cut)),
+      held: countTokens(tokenizer, sentences.slice(cut)),
+    };
+    return { tokenizer, pools };
+  });
+}
+
+export function needleData(ctx: EvalContext): TaskData {
+  return ctx.taskData('needle', () => {
+    const { tokenizer, pools } = taskBase(ctx);
+    const p = ctx.plan.needle;
+    const text = needleTrainingText(new Rng(DATA_SEED + 1), pools.train, tokenizer, {
+      tokens: p.trainTokens,
+      lengths: [Math.min(...p.lengths), Math.max(...p.lengths)],
+      maxNeedles: Math.max(...p.configs.map(([n]) => n)),
+      digits: p.digits,
+    });
+    return { text, tokenizer };
+  });
+}
+
+/** The largest number of demonstrations whose episode fits the in-context task's context. */
+export function iclMaxShots(ctx: EvalContext): number {
+  const { tokenizer } = taskBase(ctx);
+  return Math.max(1, Math.floor(ctx.plan.icl.context / iclLineTokens(tokenizer)) - 1);
+}
+
+export function iclData(ctx: EvalContext): TaskData {
+  return ctx.taskData('icl', () => {
+    const { tokenizer } = taskBase(ctx);
+    labelTokens(tokenizer); // fails early if the labels are not distinguishable by their first token
+    const text = iclTrainingText(new Rng(DATA_SEED + 2), {
+      tokens: ctx.plan.icl.trainTokens,
+      maxShots: iclMaxShots(ctx),
+      lineTokens: iclLineTokens(tokenizer),
+    });
+    return { text, tokenizer };
+  });
+}

@@ -1,0 +1,405 @@
+/**
+ * The experiments (src/eval): the probe equals the model (logits and loss, every variant and ablation,
+ * every backend), the quantiser, the needle task's generator and greedy scorer, the power-law fit,
+ * the in-context task, and `report --quick` end to end (every expected file, finite numbers, the
+ * same numbers on a rerun) through the commands registered on a fresh commander program.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { Command } from 'commander';
+import { backendNames, createBackend } from '../src/backends/index.ts';
+import { Rng } from '../src/core/rng.ts';
+import { registerEvalCommands } from '../src/eval/command.ts';
+import { EXPERIMENTS } from '../src/eval/common.ts';
+import { probeForward, probeLoss } from '../src/eval/probe.ts';
+import { quantizeInPlace, quantizeRowsInPlace, quantizeWeights } from '../src/eval/quantize.ts';
+import { fitPowerLaw, sizeForLoss, tokensToReach } from '../src/eval/scaling.ts';
+import {
+  CITIES,
+  classify,
+  corpusSentences,
+  countTokens,
+  greedyReproduces,
+  ICL_LABELS,
+  iclPrompt,
+  labelTokens,
+  makeIclEpisode,
+  makeNeedleExample,
+  tokenise,
+  tokenRange,
+} from '../src/eval/tasks.ts';
+import { type ModelConfig, matchedConfig, parseConfig } from '../src/model/config.ts';
+import { LanguageModel } from '../src/model/lm.ts';
+import { initParameters, parameterShapes } from '../src/model/parameters.ts';
+import { trainTokenizer } from '../src/tokenizer/index.ts';
+import { loadCorpus } from '../src/train/corpus.ts';
+import { tempDir } from './cli-helpers.ts';
+import { relativeError } from './helpers.ts';
+
+const baseline: ModelConfig = parseConfig({
+  variant: 'baseline',
+  vocab_size: 61,
+  d_model: 32,
+  n_layers: 2,
+  ffn_hidden: 48,
+  n_heads: 4,
+  n_kv_heads: 2,
+  head_dim: 8,
+});
+
+/** A random model with larger-than-init weights, so attention is far from uniform. */
+function randomModel(config: ModelConfig, backendName: string, seed = 3): LanguageModel {
+  const backend = createBackend(backendName);
+  const params = initParameters(config, backend, new Rng(seed));
+  const rng = new Rng(seed + 100);
+  for (const [name, p] of params) {
+    if (p.length > 64) for (let i = 0; i < p.length; i++) p[i] *= 8;
+    else if (name.endsWith('norm.weight') || name.endsWith('layernorm.weight'))
+      for (let i = 0; i < p.length; i++) p[i] = 1 + 0.3 * rng.normal();
+  }
+  return new LanguageModel(config, params, backend);
+}
+
+const configs: Array<[string, ModelConfig]> = [
+  ['baseline (GQA)', baseline],
+  ['DIFF V1 (GQA)', matchedConfig(baseline, 'diff')],
+  ['DIFF V2 (GQA)', matchedConfig(baseline, 'diffv2')],
+  ['DIFF V1 w/o per-head norm', { ...matchedConfig(baseline, 'diff'), subln: false }],
+  ['DIFF V1, λ_init 0.5', { ...matchedConfig(baseline, 'diff'), lambda_init: 0.5 }],
+];
+
+describe('probe', () => {
+  const B = 2;
+  const T = 13;
+  const rng = new Rng(9);
+  const tokens = Int32Array.from({ length: B * T }, () => rng.int(61));
+  const targets = Int32Array.from({ length: B * T }, () => rng.int(61));
+  for (const backendName of backendNames()) {
+    for (const [name, config] of configs) {
+      test(`${name}, ${backendName}: logits and loss equal the model's`, () => {
+        const model = randomModel(config, backendName);
+        const want = model.forward(tokens, B, T).logits;
+        const got = probeForward(model, tokens, B, T, { collectLogits: true, collectHidden: true });
+        const err = relativeError(got.logits, want);
+        assert.ok(err < 2e-5, `probe logits differ from LanguageModel.forward: relative error ${err}`);
+        const loss = model.loss(tokens, targets, B, T);
+        assert.ok(Math.abs(probeLoss(model, tokens, targets, B, T) - loss) < 1e-5 * loss);
+        assert.ok(Math.abs(probeLoss(model, tokens, targets, B, T, { logitBits: 32 }) - loss) < 1e-5 * loss);
+        // Collected activations: one array per layer of the expected size.
+        const qHeads = config.variant === 'baseline' ? config.n_heads : 2 * config.n_heads;
+        assert.equal(got.attentionLogits!.length, config.n_layers);
+        assert.equal(got.attentionLogits![0].length, B * qHeads * ((T * (T + 1)) / 2));
+        assert.equal(got.hidden!.length, config.n_layers);
+        assert.equal(got.hidden![0].length, B * T * config.d_model);
+        // Quantised logits change the loss, a little at 16 bits and more at 2.
+        const l16 = probeLoss(model, tokens, targets, B, T, { logitBits: 16 });
+        const l2 = probeLoss(model, tokens, targets, B, T, { logitBits: 2 });
+        assert.ok(Math.abs(l16 - loss) < 1e-3 * loss, `16-bit logits: ${l16} vs ${loss}`);
+        assert.ok(
+          Math.abs(l2 - loss) > Math.abs(l16 - loss),
+          '2-bit logits change the loss more than 16-bit',
+        );
+      });
+    }
+  }
+
+  test('the hidden state after the last layer gives the logits through the final norm and head', () => {
+    const model = randomModel(matchedConfig(baseline, 'diff'), 'js');
+    const r = probeForward(model, tokens, B, T, { collectHidden: true });
+    const last = model.backend.fromArray(r.hidden![1]);
+    const h = model.backend.rmsNormForward(last, model.params.get('model.norm.weight')!, B * T, 32, 1e-5).y;
+    const logits = model.backend.linearForward(h, model.params.get('lm_head.weight')!, B * T, 32, 61);
+    assert.ok(relativeError(logits, r.logits) < 1e-6);
+  });
+});
+
+describe('quantiser', () => {
+  test('absmax to 3 bits: 7 levels spanning ±max|x|', () => {
+    const x = Float64Array.of(1, -0.5, 0.26, 0.1, -1);
+    quantizeInPlace(x, 3);
+    assert.deepEqual(Array.from(x), [1, -1 / 3, 1 / 3, 0, -1]);
+  });
+
+  test('error at most half a step, at most 2^b − 1 levels; 32 bits and all-zero tensors unchanged', () => {
+    const rng = new Rng(5);
+    for (const bits of [2, 4, 6, 8, 16]) {
+      const x = Float64Array.from({ length: 1000 }, () => rng.normal() * 3);
+      const q = x.slice();
+      quantizeInPlace(q, bits);
+      const max = Math.max(...x.map(Math.abs));
+      const step = max / (2 ** (bits - 1) - 1);
+      for (let i = 0; i < x.length; i++) assert.ok(Math.abs(q[i] - x[i]) <= step / 2 + 1e-12);
+      assert.ok(new Set(q).size <= 2 ** bits - 1);
+    }
+    const x = Float64Array.of(0.123, -4.5);
+    quantizeInPlace(x, 32);
+    assert.deepEqual(Array.from(x), [0.123, -4.5]);
+    const z = new Float64Array(4);
+    quantizeInPlace(z, 4);
+    assert.deepEqual(Array.from(z), [0, 0, 0, 0]);
+    assert.throws(() => quantizeInPlace(z, 1), /bits ≥ 2/);
+  });
+
+  test('per row: each row has its own scale', () => {
+    const x = Float32Array.of(1, 0.5, 100, 50);
+    quantizeRowsInPlace(x, 2, 2, 2);
+    assert.deepEqual(Array.from(x), [1, 1, 100, 100]);
+  });
+
+  test('quantizeWeights copies, quantises matrices per row and keeps vectors', () => {
+    const model = randomModel(matchedConfig(baseline, 'diff'), 'js');
+    const q = quantizeWeights(model.config, model.params, model.backend, 4);
+    for (const [name, shape] of parameterShapes(model.config)) {
+      const before = model.params.get(name)!;
+      const after = q.get(name)!;
+      assert.notEqual(after, before, 'a copy');
+      if (shape.length === 1) assert.deepEqual(Array.from(after), Array.from(before), `${name} unchanged`);
+      else {
+        const row = Array.from(after.subarray(0, shape[1]));
+        assert.ok(new Set(row).size <= 15, `${name}: ≤ 15 levels per row`);
+      }
+    }
+  });
+});
+
+describe('needle task', () => {
+  const text = loadCorpus().text.slice(0, 80_000);
+  const tokenizer = trainTokenizer(
+    `${text}\n${CITIES.map((c) => ` The magic number of ${c} is 123.\nQ: The magic number of ${c} is`).join('')}`,
+    { vocabSize: 400 },
+  );
+  const pool = countTokens(tokenizer, corpusSentences(text));
+
+  test('examples hold N needles, ask R of them, put the answer needle at its depth and about the asked length', () => {
+    const rng = new Rng(1);
+    for (const depth of [0, 50, 100]) {
+      const ex = makeNeedleExample(rng, pool, tokenizer, { n: 4, r: 2, depth, tokens: 150, digits: 3 });
+      assert.equal(ex.needles.length, 4);
+      assert.equal(ex.answers.length, 2);
+      assert.equal(new Set(ex.needles.map((n) => n.city)).size, 4, 'distinct cities');
+      for (const n of ex.needles) {
+        assert.equal(ex.text.slice(n.start, n.end), ` The magic number of ${n.city} is ${n.number}.`);
+        assert.match(n.number, /^[1-9]\d\d$/);
+      }
+      for (const a of ex.answers) {
+        const needle = ex.needles[a.needle];
+        assert.equal(ex.text.slice(a.start, a.end), ` ${needle.number}.`);
+        assert.ok(ex.text.slice(0, a.start).endsWith(`Q: The magic number of ${needle.city} is`));
+      }
+      const answerNeedle = ex.needles[ex.answers[0].needle];
+      if (depth === 0) assert.equal(answerNeedle.start, 0, 'depth 0%: before the first filler sentence');
+      if (depth === 100)
+        assert.equal(ex.text[answerNeedle.end], '\n', 'depth 100%: after the last filler sentence');
+      const length = tokenizer.encode(ex.text).length;
+      assert.ok(length >= 150 && length < 230, `length ${length} ≈ 150 tokens`);
+    }
+  });
+
+  test('token ranges of character spans decode to the span', () => {
+    const ex = makeNeedleExample(new Rng(2), pool, tokenizer, {
+      n: 2,
+      r: 2,
+      depth: 25,
+      tokens: 80,
+      digits: 3,
+    });
+    const t = tokenise(tokenizer, ex.text);
+    for (const a of ex.answers) {
+      const [first, last] = tokenRange(t, a.start, a.end);
+      assert.equal(
+        tokenizer.decode(Array.from(t.ids.subarray(first, last + 1))),
+        ex.text.slice(a.start, a.end),
+      );
+    }
+  });
+
+  test('teacher-forced scoring agrees with greedy decoding', () => {
+    const config = parseConfig({
+      ...matchedConfig({ ...baseline, vocab_size: tokenizer.vocabSize }, 'diff'),
+    });
+    const model = randomModel(config, 'js', 11);
+    const ex = makeNeedleExample(new Rng(3), pool, tokenizer, {
+      n: 2,
+      r: 1,
+      depth: 50,
+      tokens: 60,
+      digits: 3,
+    });
+    const t = tokenise(tokenizer, ex.text);
+    const [first, last] = tokenRange(t, ex.answers[0].start, ex.answers[0].end);
+    const prefix = Array.from(t.ids.subarray(0, first));
+    const greedy = model.greedy(prefix, last - first + 1);
+    const ids = Int32Array.from([...prefix, ...greedy]);
+    const V = config.vocab_size;
+    const logits = model.forward(ids, 1, ids.length).logits;
+    assert.ok(greedyReproduces(logits, 0, V, ids, first, last), 'the greedy continuation is reproduced');
+    const wrong = ids.slice();
+    wrong[last] = (wrong[last] + 1) % V;
+    assert.ok(!greedyReproduces(logits, 0, V, wrong, first, last), 'any other last token is not');
+    const right = greedyReproduces(model.forward(t.ids, 1, t.ids.length).logits, 0, V, t.ids, first, last);
+    assert.equal(
+      right,
+      greedy.every((g, i) => g === t.ids[first + i]),
+    );
+  });
+});
+
+describe('in-context task', () => {
+  test('episodes, prompts and constrained classification', () => {
+    const e = makeIclEpisode(new Rng(4), 5);
+    assert.equal(e.demos.length, 5);
+    assert.ok(!e.demos.some((d) => d.word === e.query.word), 'query word not among the demonstrations');
+    assert.deepEqual([...e.labelOf].sort(), [0, 1, 2, 3]);
+    const prompt = iclPrompt(e, [4, 3, 2, 1, 0]);
+    const lines = prompt.split('\n');
+    assert.equal(lines.length, 6);
+    assert.equal(lines[0], `input: ${e.demos[4].word} label: ${ICL_LABELS[e.labelOf[e.demos[4].category]]}`);
+    assert.equal(lines[5], `input: ${e.query.word} label:`);
+    const tokenizer = trainTokenizer(`${prompt} alpha beta gamma delta`.repeat(20), { vocabSize: 300 });
+    const ids = labelTokens(tokenizer);
+    const logits = new Float32Array(300);
+    logits[ids[2]] = 5;
+    logits[7] = 9; // not a label: ignored
+    assert.equal(classify(logits, 0, ids), 2);
+  });
+});
+
+describe('power law', () => {
+  test('recovers a and b, inverts, and reads tokens off a curve', () => {
+    const points = [1e3, 1e4, 1e5].map((x) => ({ x, y: 5 * x ** -0.1 }));
+    const law = fitPowerLaw(points);
+    assert.ok(Math.abs(law.a - 5) < 1e-9 && Math.abs(law.b - 0.1) < 1e-12 && Math.abs(law.r2 - 1) < 1e-12);
+    assert.ok(Math.abs(sizeForLoss(law, 5 * 2e4 ** -0.1) - 2e4) < 1e-6);
+    const curve = [
+      { tokens: 100, loss: 5 },
+      { tokens: 200, loss: 4 },
+      { tokens: 300, loss: 3 },
+    ];
+    assert.equal(tokensToReach(curve, 3.5), 250);
+    assert.ok(Number.isNaN(tokensToReach(curve, 2)));
+    assert.throws(() => fitPowerLaw([{ x: 1, y: 1 }]), /two distinct sizes/);
+  });
+});
+
+describe('commands', () => {
+  const program = () => {
+    const p = new Command('diff-transformer').exitOverride().configureOutput({ writeErr: () => {} });
+    registerEvalCommands(p);
+    return p;
+  };
+
+  test('an unknown experiment name is one line listing the valid names', async () => {
+    await assert.rejects(
+      program().parseAsync(['node', 'dt', 'eval', 'nope', '--quick', '--out', tempDir()]),
+      (e: Error) => {
+        assert.equal(e.message, `unknown experiment "nope" (valid names: ${EXPERIMENTS.join(', ')})`);
+        return true;
+      },
+    );
+  });
+
+  test('report --quick writes every table, plot and raw run; numbers are finite; a rerun gives the same numbers', async () => {
+    const out = join(tempDir(), 'quick');
+    const write = process.stdout.write;
+    const werr = process.stderr.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      await program().parseAsync(['node', 'dt', 'report', '--quick', '--out', out]);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = werr;
+    }
+    const report = readFileSync(join(out, 'REPORT.md'), 'utf8');
+    const expected: Record<string, string[]> = {
+      scaling: ['loss-vs-params', 'loss-vs-tokens'],
+      retrieval: ['accuracy-vs-depth', 'grid-diff', 'grid-baseline', 'grid-diffv2'],
+      attention: [
+        'query-row',
+        'map-baseline',
+        'map-diff-a1',
+        'map-diff-a2',
+        'map-diff-diff',
+        'map-diffv2-diff',
+      ],
+      outliers: ['attention-logits', 'hidden-states'],
+      quantisation: ['loss-vs-bits', 'accuracy-vs-bits'],
+      ablations: ['val-loss'],
+      icl: ['accuracy-vs-shots', 'order-spread'],
+      lambda: ['lambda-diff', 'lambda-diffv2'],
+    };
+    for (const name of EXPERIMENTS) {
+      for (const f of ['results.json', 'runs.json', 'claims.json', `${name}.md`])
+        assert.ok(existsSync(join(out, name, f)), `${name}/${f}`);
+      for (const plot of expected[name]) {
+        for (const ext of ['svg', 'png'])
+          assert.ok(existsSync(join(out, name, `${plot}.${ext}`)), `${name}/${plot}.${ext}`);
+        if (!plot.startsWith('map-') && !plot.startsWith('grid-'))
+          assert.ok(report.includes(`](${name}/${plot}.png)`));
+      }
+      const runs = JSON.parse(readFileSync(join(out, name, 'runs.json'), 'utf8'));
+      assert.ok(runs.length >= 2);
+      for (const r of runs) {
+        assert.ok(Number.isFinite(r.finalValLoss) && r.finalValLoss > 0, `${name}: ${r.id} val loss`);
+        assert.ok(r.commit && r.backend && r.wallSeconds >= 0 && r.config && r.spec.seed === 1);
+        assert.ok(existsSync(join(r.dir, 'metrics.jsonl')));
+      }
+      assert.ok(JSON.parse(readFileSync(join(out, name, 'claims.json'), 'utf8')).length >= 1);
+    }
+    const results = (name: string) => JSON.parse(readFileSync(join(out, name, 'results.json'), 'utf8'));
+    const finite = (xs: unknown, what: string) => {
+      const flat = [xs].flat(Number.POSITIVE_INFINITY) as unknown[];
+      assert.ok(flat.length > 0 && flat.every((x) => typeof x === 'number' && Number.isFinite(x)), what);
+    };
+    const scaling = results('scaling');
+    for (const s of Object.values(scaling.losses) as Array<Record<string, number[]>>)
+      finite(Object.values(s), 'scaling losses');
+    finite([scaling.baselineFit.a, scaling.baselineFit.b], 'power-law fit');
+    const retrieval = results('retrieval');
+    for (const v of Object.values(retrieval.overall) as number[][]) finite(v, 'retrieval accuracy');
+    const attention = results('attention');
+    for (const v of ['diff', 'baseline', 'diffv2'])
+      finite([attention[v].answer, attention[v].noise], 'attention shares');
+    const outliers = results('outliers');
+    for (const seeds of Object.values(outliers.perSeed) as Array<
+      Array<{ logits: { top: number[]; median: number } }>
+    >)
+      finite(
+        seeds.map((s) => [...s.logits.top, s.logits.median]),
+        'outlier stats',
+      );
+    const quant = results('quantisation');
+    for (const mode of ['logits', 'weights'])
+      for (const v of Object.values(quant.valLoss[mode]) as Array<Record<string, number[]>>)
+        finite(Object.values(v), 'quantised losses');
+    for (const r of Object.values(results('ablations')) as Array<{ valLoss: number[] }>)
+      finite(r.valLoss, 'ablations');
+    for (const v of Object.values(results('icl').accuracy)) finite(v, 'icl accuracy');
+    finite(results('lambda').diff.final, 'lambda');
+    for (const heading of [
+      '## Setup',
+      '## Claims',
+      '## 1. Scaling',
+      '## 8. Learned λ',
+      '## What a larger run would need',
+    ])
+      assert.ok(report.includes(heading), heading);
+
+    // A rerun into a fresh folder retrains and reproduces the numbers.
+    const again = join(tempDir(), 'again');
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      await program().parseAsync(['node', 'dt', 'eval', 'ablations', '--quick', '--out', again]);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = werr;
+    }
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(again, 'ablations', 'results.json'), 'utf8')),
+      results('ablations'),
+    );
+  });
+});
