@@ -420,12 +420,156 @@ function dot(x: usize, y: usize, n: i32): f32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Attention. Arguments (ARGS words):
+// Attention, flash-style. One chunk is one batch element and one group of G query heads that read
+// the same value head: G = 1 (plain attention, or a differential pair whose heads read different
+// value heads), G = 2 (the two query heads of a DIFF pair, processed together). Query rows go in
+// blocks of BQ, keys in tiles of BK with an online softmax, so per thread nothing larger than the
+// packed K/V of one head (O(S·d)) and a few BQ×BK tiles is ever held; the forward saves the
+// log-sum-exp of each row and the head outputs, the backward recomputes P tile by tile.
+//
+// Arguments (ARGS words):
 //  0 q, 1 k, 2 v, 3 probs [B,H,T,S] (forward; 0: not wanted), 4 lse [B,H,T], 5 heads O [B,T,H,dv],
 //  6 B, 7 T, 8 S, 9 H, 10 Hk, 11 Hv, 12 d, 13 dv, 14 kHeadOf, 15 vHeadOf, 16 scale (f32),
-//  17 scratch base, 18 scratch stride (bytes), 19 AP size (bytes), 20 BP size (bytes),
-//  backward: 21 dHeads [B,T,H,dv], 22 dq, 23 dkH [B,H,S,d], 24 dvH [B,H,S,dv], 25 dk, 26 dv
+//  17 scratch base, 18 scratch stride (bytes), 19 G, 20 forward: out [B,T,H/2,dv] (G = 2);
+//  backward: dOut [B,T,H/G,dv], 21 λ (f32, scalar), 22 λ per token [B,T,H/2] (0: scalar),
+//  backward: 23 dλ per token [B,T,H/2] (G = 2), 24 dq, 25 dkH [B,H,S,d], 26 dvH [B,H/G,S,dv],
+//  27 dk, 28 dv
 // ---------------------------------------------------------------------------------------------
+
+const BQ: i32 = 32; // query rows per block
+const BK: i32 = 64; // keys per tile (a multiple of 8: tiles start on packed panels)
+
+@inline function r8(x: i32): i32 {
+  return (x + 7) & ~7;
+}
+
+// Scratch layout of one thread (byte offsets from its base), set by layout().
+let oKP0: usize = 0; // K of head 0, packed as the B of Q·Kᵀ   [r8(S)·d]
+let oKP1: usize = 0; // K of head 1
+let oKN0: usize = 0; // K of head 0, packed as the B of dS·K   [r8(d)·S]
+let oKN1: usize = 0;
+let oVP: usize = 0; // V packed as the B of P·V (forward) or of dO·Vᵀ (backward)
+let oAQ0: usize = 0; // query block of head 0 packed as an A    [BQ·d]
+let oAQ1: usize = 0;
+let oBQ0: usize = 0; // query block of head 0 packed as a B     [r8(d)·BQ]
+let oBQ1: usize = 0;
+let oAdO: usize = 0; // dO block packed as an A                 [BQ·dv]
+let oBdO: usize = 0; // dO block packed as a B                  [r8(dv)·BQ]
+let oSB0: usize = 0; // score / probability tiles               [BQ·BK]
+let oSB1: usize = 0;
+let oDPB: usize = 0;
+let oAT: usize = 0; // a tile packed as an A                    [BQ·BK]
+let oOACC: usize = 0; // output accumulators of both heads       [2·BQ·dv]
+let oROWS: usize = 0; // per-row statistics                      [8·BQ]
+let cursor: usize = 0;
+
+function region(floats: i32): usize {
+  const p = cursor;
+  cursor += <usize>((floats + 15) & ~15) << 2;
+  return p;
+}
+
+function layout(S: i32, d: i32, dv: i32): usize {
+  cursor = 0;
+  oKP0 = region(r8(S) * d);
+  oKP1 = region(r8(S) * d);
+  oKN0 = region(r8(d) * S);
+  oKN1 = region(r8(d) * S);
+  oVP = region(r8(S) * r8(dv));
+  oAQ0 = region(BQ * d);
+  oAQ1 = region(BQ * d);
+  oBQ0 = region(r8(d) * BQ);
+  oBQ1 = region(r8(d) * BQ);
+  oAdO = region(BQ * dv);
+  oBdO = region(r8(dv) * BQ);
+  oSB0 = region(BQ * BK);
+  oSB1 = region(BQ * BK);
+  oDPB = region(BQ * BK);
+  oAT = region(BQ * BK);
+  oOACC = region(2 * BQ * dv);
+  oROWS = region(8 * BQ);
+  return cursor;
+}
+
+/** Bytes of attention scratch one thread needs (the wrapper allocates this per thread). */
+export function attentionScratchBytes(S: i32, d: i32, dv: i32): usize {
+  return layout(S, d, dv);
+}
+
+/**
+ * C[m, n] (+)= A·B over kc steps from packed operands whose blocks/panels hold apK / bpK steps (the
+ * pointers already advanced to the first step), with the causal modes of gemmBlocks.
+ */
+function mm(m: i32, n: i32, kc: i32, AP: usize, apK: i32, BP: usize, bpK: i32, C: usize, ldc: i32, acc: bool, causal: i32, off: i32): void {
+  for (let ib = 0; ib < (m + 3) >> 2; ib++) {
+    const i = ib << 2;
+    let kLo = 0;
+    let kHi = kc;
+    let nHi = n;
+    if (causal == CAUSAL_COLS) nHi = imin(n, i + 4 + off);
+    else if (causal == CAUSAL_K_UPPER) kHi = imin(kc, i + 4 + off);
+    else if (causal == CAUSAL_K_LOWER) {
+      kLo = i - off;
+      if (kLo < 0) kLo = 0;
+      if (kLo > kc) kLo = kc;
+    }
+    const rows = imin(4, m - i);
+    for (let jb = 0; jb < (nHi + 7) >> 3; jb++) {
+      const cols = imin(8, n - (jb << 3));
+      const c = at(C, i * ldc + (jb << 3));
+      if (kHi <= kLo) {
+        if (!acc) for (let r = 0; r < rows; r++) memory.fill(at(c, r * ldc), 0, <usize>cols << 2);
+        continue;
+      }
+      tile(AP + (<usize>(ib * apK + kLo) << 4), BP + (<usize>(jb * bpK + kLo) << 5), kHi - kLo, c, ldc, rows, cols, acc);
+    }
+  }
+}
+
+/** max over n ≥ 1 floats */
+function rowMax(row: usize, n: i32): f32 {
+  let mv = f4(-Infinity);
+  let s = 0;
+  for (; s + 4 <= n; s += 4) mv = f32x4.max(mv, v128.load(at(row, s)));
+  let mx = hmax(mv);
+  for (; s < n; s++) mx = Mathf.max(mx, load<f32>(at(row, s)));
+  return mx;
+}
+
+/** row[s] = exp(row[s]·scale − shift) for s < n; returns the sum */
+function expRow(row: usize, n: i32, scale: f32, shift: f32): f32 {
+  const vs = f4(scale);
+  const vm = f4(shift);
+  let sv = f4(0);
+  let s = 0;
+  for (; s + 4 <= n; s += 4) {
+    const e = exp4(f32x4.sub(f32x4.mul(v128.load(at(row, s)), vs), vm));
+    v128.store(at(row, s), e);
+    sv = f32x4.add(sv, e);
+  }
+  let sum = hsum(sv);
+  for (; s < n; s++) {
+    const e = exp1(load<f32>(at(row, s)) * scale - shift);
+    store<f32>(at(row, s), e);
+    sum += e;
+  }
+  return sum;
+}
+
+@inline function scaleRow(row: usize, n: i32, c: f32): void {
+  const vc = f4(c);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(at(row, i), f32x4.mul(v128.load(at(row, i)), vc));
+  for (; i < n; i++) store<f32>(at(row, i), load<f32>(at(row, i)) * c);
+}
+
+/** Pack the K of query head h (as the B of Q·Kᵀ, and with `nn` also as the B of dS·K). */
+function packKeys(b: i32, h: i32, S: i32, Hk: i32, d: i32, KP: usize, KN: usize, nn: bool): void {
+  const kh = load<i32>(at(argP(14), h));
+  const kbase = at(argP(1), (b * S * Hk + kh) * d);
+  packB(kbase, Hk * d, false, S, d, KP, 0, (S + 7) >> 3);
+  if (nn) packB(kbase, Hk * d, true, d, S, KN, 0, (d + 7) >> 3);
+}
 
 function attentionForwardChunk(c: i32): void {
   const T = argI(7);
@@ -436,54 +580,130 @@ function attentionForwardChunk(c: i32): void {
   const d = argI(12);
   const dv = argI(13);
   const scale = argF(16);
-  const b = c / H;
-  const h = c % H;
-  const kh = load<i32>(at(argP(14), h));
-  const vh = load<i32>(at(argP(15), h));
-  const scratch = argP(17) + <usize>tid * argP(18);
-  const AP = scratch;
-  const BP = scratch + argP(19);
+  const G = argI(19);
+  const groups = H / G;
+  const b = c / groups;
+  const gi = c % groups;
+  const h0 = gi * G;
+  const base = argP(17) + <usize>tid * argP(18);
+  layout(S, d, dv);
   const offset = S - T;
+  const qStride = H * d;
+  const pairs = H >> 1;
 
-  const qh = at(argP(0), (b * T * H + h) * d);
-  const kbase = at(argP(1), (b * S * Hk + kh) * d);
-  const vbase = at(argP(2), (b * S * Hv + vh) * dv);
-  // the maps go to the probs buffer when asked for, else into this thread's scratch
-  const P = argP(3) ? at(argP(3), (b * H + h) * T * S) : BP + argP(20);
-  const lse = at(argP(4), (b * H + h) * T);
-  gemm(T, S, d, qh, H * d, false, kbase, Hk * d, false, P, S, false, AP, BP, CAUSAL_COLS, offset);
-  const vscale = f4(scale);
-  for (let t = 0; t < T; t++) {
-    const row = at(P, t * S);
-    const count = t + offset + 1;
-    let mv = f4(-Infinity);
-    let s = 0;
-    for (; s + 4 <= count; s += 4) mv = f32x4.max(mv, v128.load(at(row, s)));
-    let mx = hmax(mv);
-    for (; s < count; s++) mx = Mathf.max(mx, load<f32>(at(row, s)));
-    const shift = f4(mx * scale);
-    let sv = f4(0);
-    s = 0;
-    for (; s + 4 <= count; s += 4) {
-      const e = exp4(f32x4.sub(f32x4.mul(v128.load(at(row, s)), vscale), shift));
-      v128.store(at(row, s), e);
-      sv = f32x4.add(sv, e);
-    }
-    let sum = hsum(sv);
-    for (; s < count; s++) {
-      const e = exp1(load<f32>(at(row, s)) * scale - mx * scale);
-      store<f32>(at(row, s), e);
-      sum += e;
-    }
-    const inv = f4(1 / sum);
-    s = 0;
-    for (; s + 4 <= count; s += 4) v128.store(at(row, s), f32x4.mul(v128.load(at(row, s)), inv));
-    for (; s < count; s++) store<f32>(at(row, s), load<f32>(at(row, s)) / sum);
-    if (count < S) memory.fill(at(row, count), 0, <usize>(S - count) << 2);
-    store<f32>(at(lse, t), mx * scale + <f32>logd(<f64>sum));
+  const KP0 = base + oKP0;
+  let KP1 = base + oKP1;
+  packKeys(b, h0, S, Hk, d, KP0, 0, false);
+  if (G == 2) {
+    if (load<i32>(at(argP(14), h0 + 1)) == load<i32>(at(argP(14), h0))) KP1 = KP0;
+    else packKeys(b, h0 + 1, S, Hk, d, KP1, 0, false);
   }
-  const oh = at(argP(5), (b * T * H + h) * dv);
-  gemm(T, dv, S, P, S, false, vbase, Hv * dv, true, oh, H * dv, false, AP, BP, CAUSAL_K_UPPER, offset);
+  const vh = load<i32>(at(argP(15), h0));
+  const VP = base + oVP;
+  packB(at(argP(2), (b * S * Hv + vh) * dv), Hv * dv, true, dv, S, VP, 0, (dv + 7) >> 3);
+  const AT = base + oAT;
+  const OACC = base + oOACC;
+  const MROW = base + oROWS;
+  const LROW = MROW + (<usize>(2 * BQ) << 2);
+  const probs = argP(3);
+
+  for (let t0 = 0; t0 < T; t0 += BQ) {
+    const rows = imin(BQ, T - t0);
+    const last = t0 + rows - 1 + offset; // the last key any row of the block sees
+    for (let j = 0; j < G; j++)
+      packA(at(argP(0), ((b * T + t0) * H + h0 + j) * d), qStride, false, rows, d, base + (j ? oAQ1 : oAQ0), 0, (rows + 3) >> 2);
+    for (let i = 0; i < 2 * BQ; i++) {
+      store<f32>(at(MROW, i), -Infinity);
+      store<f32>(at(LROW, i), 0);
+    }
+    memory.fill(OACC, 0, <usize>(2 * BQ * dv) << 2);
+    for (let s0 = 0; s0 <= last; s0 += BK) {
+      const bk = imin(BK, last + 1 - s0);
+      const offT = t0 + offset - s0; // row r sees tile columns ≤ r + offT
+      for (let j = 0; j < G; j++) {
+        const SB = base + (j ? oSB1 : oSB0);
+        const AQ = base + (j ? oAQ1 : oAQ0);
+        const KP = j ? KP1 : KP0;
+        mm(rows, bk, d, AQ, d, KP + (<usize>((s0 >> 3) * d) << 5), d, SB, BK, false, CAUSAL_COLS, offT);
+        const oj = at(OACC, j * BQ * dv);
+        for (let r = 0; r < rows; r++) {
+          const row = at(SB, r * BK);
+          const cnt = imin(bk, r + offT + 1);
+          if (cnt <= 0) {
+            memory.fill(row, 0, <usize>bk << 2);
+            continue;
+          }
+          const mp = at(MROW, j * BQ + r);
+          const lp = at(LROW, j * BQ + r);
+          const mOld = load<f32>(mp);
+          const mNew = Mathf.max(mOld, rowMax(row, cnt) * scale);
+          const sum = expRow(row, cnt, scale, mNew);
+          if (cnt < bk) memory.fill(at(row, cnt), 0, <usize>(bk - cnt) << 2);
+          if (mNew > mOld) {
+            const alpha = exp1(mOld - mNew);
+            store<f32>(lp, load<f32>(lp) * alpha + sum);
+            scaleRow(at(oj, r * dv), dv, alpha);
+          } else store<f32>(lp, load<f32>(lp) + sum);
+          store<f32>(mp, mNew);
+        }
+        // O_j += P_j · V[s0 : s0 + bk]
+        packA(SB, BK, false, rows, bk, AT, 0, (rows + 3) >> 2);
+        mm(rows, dv, bk, AT, bk, VP + (<usize>s0 << 5), S, oj, dv, true, CAUSAL_K_UPPER, offT);
+      }
+    }
+    // normalise, save the log-sum-exp, the head outputs and (pairs) the combined output
+    for (let j = 0; j < G; j++) {
+      const lse = at(argP(4), ((b * H + h0 + j) * T + t0));
+      for (let r = 0; r < rows; r++) {
+        const l = load<f32>(at(LROW, j * BQ + r));
+        const o = at(OACC, (j * BQ + r) * dv);
+        scaleRow(o, dv, 1 / l);
+        store<f32>(at(lse, r), load<f32>(at(MROW, j * BQ + r)) + <f32>logd(<f64>l));
+        memory.copy(at(argP(5), ((b * T + t0 + r) * H + h0 + j) * dv), o, <usize>dv << 2);
+      }
+    }
+    if (G == 2) {
+      const lambdas = argP(22);
+      for (let r = 0; r < rows; r++) {
+        const row = (b * T + t0 + r) * pairs + gi;
+        const l = lambdas ? load<f32>(at(lambdas, row)) : argF(21);
+        const vl = f4(l);
+        const o1 = at(OACC, r * dv);
+        const o2 = at(OACC, (BQ + r) * dv);
+        const out = at(argP(20), row * dv);
+        let i = 0;
+        for (; i + 4 <= dv; i += 4)
+          v128.store(at(out, i), f32x4.sub(v128.load(at(o1, i)), f32x4.mul(vl, v128.load(at(o2, i)))));
+        for (; i < dv; i++) store<f32>(at(out, i), load<f32>(at(o1, i)) - l * load<f32>(at(o2, i)));
+      }
+    }
+    if (probs) {
+      // the maps, only when asked for: P = exp(score·scale − lse) tile by tile into [B,H,T,S]
+      for (let j = 0; j < G; j++) {
+        const SB = base + oSB0;
+        const AQ = base + (j ? oAQ1 : oAQ0);
+        const KP = j ? KP1 : KP0;
+        const lse = at(argP(4), ((b * H + h0 + j) * T + t0));
+        const pbase = at(probs, ((b * H + h0 + j) * T + t0) * S);
+        for (let s0 = 0; s0 <= last; s0 += BK) {
+          const bk = imin(BK, last + 1 - s0);
+          const offT = t0 + offset - s0;
+          mm(rows, bk, d, AQ, d, KP + (<usize>((s0 >> 3) * d) << 5), d, SB, BK, false, CAUSAL_COLS, offT);
+          for (let r = 0; r < rows; r++) {
+            const cnt = imin(bk, r + offT + 1);
+            if (cnt <= 0) continue;
+            const row = at(SB, r * BK);
+            expRow(row, cnt, scale, load<f32>(at(lse, r)));
+            memory.copy(at(pbase, r * S + s0), row, <usize>cnt << 2);
+          }
+        }
+        for (let r = 0; r < rows; r++) {
+          const n = t0 + r + offset + 1;
+          if (n < S) memory.fill(at(pbase, r * S + n), 0, <usize>(S - n) << 2);
+        }
+      }
+    }
+  }
 }
 
 function attentionBackwardChunk(c: i32): void {
@@ -495,59 +715,151 @@ function attentionBackwardChunk(c: i32): void {
   const d = argI(12);
   const dv = argI(13);
   const scale = argF(16);
-  const b = c / H;
-  const h = c % H;
-  const kh = load<i32>(at(argP(14), h));
-  const vh = load<i32>(at(argP(15), h));
-  const scratch = argP(17) + <usize>tid * argP(18);
-  const AP = scratch;
-  const BP = AP + argP(19);
-  const P = BP + argP(20);
-  const dP = at(P, T * S);
+  const G = argI(19);
+  const groups = H / G;
+  const b = c / groups;
+  const gi = c % groups;
+  const h0 = gi * G;
+  const base = argP(17) + <usize>tid * argP(18);
+  layout(S, d, dv);
   const offset = S - T;
-
-  const qh = at(argP(0), (b * T * H + h) * d);
-  const kbase = at(argP(1), (b * S * Hk + kh) * d);
-  const vbase = at(argP(2), (b * S * Hv + vh) * dv);
-  const lse = at(argP(4), (b * H + h) * T);
-  const oh = at(argP(5), (b * T * H + h) * dv);
-  const doh = at(argP(21), (b * T * H + h) * dv);
-
-  // P again, from the saved log-sum-exp
-  gemm(T, S, d, qh, H * d, false, kbase, Hk * d, false, P, S, false, AP, BP, CAUSAL_COLS, offset);
+  const qStride = H * d;
+  const oStride = groups * dv; // rows of dOut
+  const pairs = H >> 1;
   const vscale = f4(scale);
-  for (let t = 0; t < T; t++) {
-    const row = at(P, t * S);
-    const count = t + offset + 1;
-    const l = load<f32>(at(lse, t));
-    const vl = f4(l);
-    let s = 0;
-    for (; s + 4 <= count; s += 4)
-      v128.store(at(row, s), exp4(f32x4.sub(f32x4.mul(v128.load(at(row, s)), vscale), vl)));
-    for (; s < count; s++) store<f32>(at(row, s), exp1(load<f32>(at(row, s)) * scale - l));
-    if (count < S) memory.fill(at(row, count), 0, <usize>(S - count) << 2);
+
+  const KP0 = base + oKP0;
+  const KN0 = base + oKN0;
+  let KP1 = base + oKP1;
+  let KN1 = base + oKN1;
+  packKeys(b, h0, S, Hk, d, KP0, KN0, true);
+  if (G == 2) {
+    if (load<i32>(at(argP(14), h0 + 1)) == load<i32>(at(argP(14), h0))) {
+      KP1 = KP0;
+      KN1 = KN0;
+    } else packKeys(b, h0 + 1, S, Hk, d, KP1, KN1, true);
   }
-  // dP = dO · Vᵀ, then dS = P ∘ (dP − rowdot(dO, O)) · scale
-  gemm(T, S, dv, doh, H * dv, false, vbase, Hv * dv, false, dP, S, false, AP, BP, CAUSAL_COLS, offset);
-  for (let t = 0; t < T; t++) {
-    const row = at(dP, t * S);
-    const prow = at(P, t * S);
-    const count = t + offset + 1;
-    const D = dot(at(doh, t * H * dv), at(oh, t * H * dv), dv);
-    const vD = f4(D);
-    let s = 0;
-    for (; s + 4 <= count; s += 4)
-      v128.store(at(row, s), f32x4.mul(f32x4.mul(v128.load(at(prow, s)), f32x4.sub(v128.load(at(row, s)), vD)), vscale));
-    for (; s < count; s++) store<f32>(at(row, s), load<f32>(at(prow, s)) * (load<f32>(at(row, s)) - D) * scale);
-    if (count < S) memory.fill(at(row, count), 0, <usize>(S - count) << 2);
+  const vh = load<i32>(at(argP(15), h0));
+  const VP = base + oVP;
+  packB(at(argP(2), (b * S * Hv + vh) * dv), Hv * dv, false, S, dv, VP, 0, (S + 7) >> 3);
+  const AT = base + oAT;
+  const AdO = base + oAdO;
+  const BdO = base + oBdO;
+  const SB0 = base + oSB0;
+  const SB1 = base + oSB1;
+  const DPB = base + oDPB;
+  const D0 = base + oROWS; // D of head 0 (rowdot(dO, O))
+  const D1 = D0 + (<usize>BQ << 2); // D of head 1
+  const LAM = D1 + (<usize>BQ << 2); // λ of each row
+  const dvH = at(argP(26), (b * groups + gi) * S * dv);
+  memory.fill(dvH, 0, <usize>(S * dv) << 2);
+  for (let j = 0; j < G; j++) memory.fill(at(argP(25), (b * H + h0 + j) * S * d), 0, <usize>(S * d) << 2);
+
+  for (let t0 = 0; t0 < T; t0 += BQ) {
+    const rows = imin(BQ, T - t0);
+    const last = t0 + rows - 1 + offset;
+    for (let j = 0; j < G; j++) {
+      const qb = at(argP(0), ((b * T + t0) * H + h0 + j) * d);
+      packA(qb, qStride, false, rows, d, base + (j ? oAQ1 : oAQ0), 0, (rows + 3) >> 2);
+      packB(qb, qStride, true, d, rows, base + (j ? oBQ1 : oBQ0), 0, (d + 7) >> 3);
+      for (let r = 0; r < rows; r++) memory.fill(at(argP(24), ((b * T + t0 + r) * H + h0 + j) * d), 0, <usize>d << 2);
+    }
+    const dOb = at(argP(20), ((b * T + t0) * groups + gi) * dv);
+    packA(dOb, oStride, false, rows, dv, AdO, 0, (rows + 3) >> 2);
+    packB(dOb, oStride, true, dv, rows, BdO, 0, (dv + 7) >> 3);
+    for (let r = 0; r < rows; r++) {
+      const bt = b * T + t0 + r;
+      const dOr = at(dOb, r * oStride);
+      const o1 = at(argP(5), (bt * H + h0) * dv);
+      if (G == 1) store<f32>(at(D0, r), dot(dOr, o1, dv));
+      else {
+        // dO₁ = dOut, dO₂ = −λ·dOut; dλ = −dOut·O₂
+        const lambdas = argP(22);
+        const l = lambdas ? load<f32>(at(lambdas, bt * pairs + gi)) : argF(21);
+        const dl = -dot(dOr, at(o1, dv), dv);
+        store<f32>(at(argP(23), bt * pairs + gi), dl);
+        store<f32>(at(D0, r), dot(dOr, o1, dv));
+        store<f32>(at(D1, r), l * dl);
+        store<f32>(at(LAM, r), l);
+      }
+    }
+    for (let s0 = 0; s0 <= last; s0 += BK) {
+      const bk = imin(BK, last + 1 - s0);
+      const offT = t0 + offset - s0;
+      const kOff = <usize>((s0 >> 3) * d) << 5;
+      mm(rows, bk, d, base + oAQ0, d, KP0 + kOff, d, SB0, BK, false, CAUSAL_COLS, offT);
+      if (G == 2) mm(rows, bk, d, base + oAQ1, d, KP1 + kOff, d, SB1, BK, false, CAUSAL_COLS, offT);
+      // dP (shared by both heads of a pair up to the factor −λ) = dO · V[s0 : s0 + bk]ᵀ
+      mm(rows, bk, dv, AdO, dv, VP + (<usize>((s0 >> 3) * dv) << 5), dv, DPB, BK, false, CAUSAL_COLS, offT);
+      for (let r = 0; r < rows; r++) {
+        const cnt = imin(bk, r + offT + 1);
+        const p0 = at(SB0, r * BK);
+        const dp = at(DPB, r * BK);
+        if (cnt <= 0) {
+          memory.fill(p0, 0, <usize>bk << 2);
+          memory.fill(dp, 0, <usize>bk << 2);
+          if (G == 2) memory.fill(at(SB1, r * BK), 0, <usize>bk << 2);
+          continue;
+        }
+        const bt = b * T + t0 + r;
+        expRow(p0, cnt, scale, load<f32>(at(argP(4), (b * H + h0) * T + t0 + r)));
+        const vD0 = f4(load<f32>(at(D0, r)));
+        if (G == 1) {
+          // dS = P ∘ (dP − D)·scale, into dp
+          let s = 0;
+          for (; s + 4 <= cnt; s += 4)
+            v128.store(at(dp, s), f32x4.mul(f32x4.mul(v128.load(at(p0, s)), f32x4.sub(v128.load(at(dp, s)), vD0)), vscale));
+          for (; s < cnt; s++) store<f32>(at(dp, s), load<f32>(at(p0, s)) * (load<f32>(at(dp, s)) - f32x4.extract_lane(vD0, 0)) * scale);
+        } else {
+          const p1 = at(SB1, r * BK);
+          expRow(p1, cnt, scale, load<f32>(at(argP(4), (b * H + h0 + 1) * T + t0 + r)));
+          const l = load<f32>(at(LAM, r));
+          const vl = f4(l);
+          const vD1 = f4(load<f32>(at(D1, r)));
+          // dS₁ = P₁(dP − D₁)·scale → dp;  dS₂ = P₂(−λ·dP − D₂)·scale → p1;  P₁ − λ·P₂ → p0
+          let s = 0;
+          for (; s + 4 <= cnt; s += 4) {
+            const a = v128.load(at(p0, s));
+            const bb = v128.load(at(p1, s));
+            const g = v128.load(at(dp, s));
+            v128.store(at(dp, s), f32x4.mul(f32x4.mul(a, f32x4.sub(g, vD0)), vscale));
+            v128.store(at(p1, s), f32x4.mul(f32x4.mul(bb, f32x4.sub(f32x4.neg(f32x4.mul(vl, g)), vD1)), vscale));
+            v128.store(at(p0, s), f32x4.sub(a, f32x4.mul(vl, bb)));
+          }
+          const d0 = f32x4.extract_lane(vD0, 0);
+          const d1 = f32x4.extract_lane(vD1, 0);
+          for (; s < cnt; s++) {
+            const a = load<f32>(at(p0, s));
+            const bb = load<f32>(at(p1, s));
+            const g = load<f32>(at(dp, s));
+            store<f32>(at(dp, s), a * (g - d0) * scale);
+            store<f32>(at(p1, s), bb * (-l * g - d1) * scale);
+            store<f32>(at(p0, s), a - l * bb);
+          }
+          if (cnt < bk) memory.fill(at(p1, cnt), 0, <usize>(bk - cnt) << 2);
+        }
+        if (cnt < bk) {
+          memory.fill(at(p0, cnt), 0, <usize>(bk - cnt) << 2);
+          memory.fill(at(dp, cnt), 0, <usize>(bk - cnt) << 2);
+        }
+      }
+      for (let j = 0; j < G; j++) {
+        const dS = j ? SB1 : DPB;
+        // dq_j += dS_j · K_j[s0 : s0 + bk]
+        packA(dS, BK, false, rows, bk, AT, 0, (rows + 3) >> 2);
+        mm(rows, d, bk, AT, bk, (j ? KN1 : KN0) + (<usize>s0 << 5), S, at(argP(24), ((b * T + t0) * H + h0 + j) * d), qStride, true, CAUSAL_K_UPPER, offT);
+        // dk_j[s0 : s0 + bk] += dS_jᵀ · Q_j
+        packA(dS, BK, true, bk, rows, AT, 0, (bk + 3) >> 2);
+        mm(bk, d, rows, AT, rows, base + (j ? oBQ1 : oBQ0), rows, at(argP(25), ((b * H + h0 + j) * S + s0) * d), d, true, CAUSAL_K_LOWER, offT);
+      }
+      // dv[s0 : s0 + bk] += (P₁ − λP₂)ᵀ · dOut  (plain: Pᵀ · dO)
+      packA(SB0, BK, true, bk, rows, AT, 0, (bk + 3) >> 2);
+      mm(bk, dv, rows, AT, rows, BdO, rows, at(dvH, s0 * dv), dv, true, CAUSAL_K_LOWER, offT);
+    }
   }
-  // dq = dS · K ; dk_h = dSᵀ · Q ; dv_h = Pᵀ · dO
-  gemm(T, d, S, dP, S, false, kbase, Hk * d, true, at(argP(22), (b * T * H + h) * d), H * d, false, AP, BP, CAUSAL_K_UPPER, offset);
-  gemm(S, d, T, dP, S, true, qh, H * d, true, at(argP(23), (b * H + h) * S * d), d, false, AP, BP, CAUSAL_K_LOWER, offset);
-  gemm(S, dv, T, P, S, true, doh, H * dv, true, at(argP(24), (b * H + h) * S * dv), dv, false, AP, BP, CAUSAL_K_LOWER, offset);
 }
 
-/** dk[b] = Σ over query heads of dkH (by kHeadOf), dv[b] likewise (by vHeadOf). */
+/** dk[b] = Σ over query heads of dkH (by kHeadOf), dv[b] = Σ over groups of dvH (by vHeadOf). */
 function attentionReduceChunk(b: i32): void {
   const S = argI(8);
   const H = argI(9);
@@ -555,19 +867,21 @@ function attentionReduceChunk(b: i32): void {
   const Hv = argI(11);
   const d = argI(12);
   const dv = argI(13);
-  const dk = at(argP(25), b * S * Hk * d);
-  const dvv = at(argP(26), b * S * Hv * dv);
+  const G = argI(19);
+  const groups = H / G;
+  const dk = at(argP(27), b * S * Hk * d);
+  const dvv = at(argP(28), b * S * Hv * dv);
   memory.fill(dk, 0, <usize>(S * Hk * d) << 2);
   memory.fill(dvv, 0, <usize>(S * Hv * dv) << 2);
   for (let h = 0; h < H; h++) {
     const kh = load<i32>(at(argP(14), h));
-    const vh = load<i32>(at(argP(15), h));
-    const dkh = at(argP(23), (b * H + h) * S * d);
-    const dvh = at(argP(24), (b * H + h) * S * dv);
-    for (let s = 0; s < S; s++) {
-      addInto(at(dk, (s * Hk + kh) * d), at(dkh, s * d), d);
-      addInto(at(dvv, (s * Hv + vh) * dv), at(dvh, s * dv), dv);
-    }
+    const dkh = at(argP(25), (b * H + h) * S * d);
+    for (let s = 0; s < S; s++) addInto(at(dk, (s * Hk + kh) * d), at(dkh, s * d), d);
+  }
+  for (let g = 0; g < groups; g++) {
+    const vh = load<i32>(at(argP(15), g * G));
+    const dvh = at(argP(26), (b * groups + g) * S * dv);
+    for (let s = 0; s < S; s++) addInto(at(dvv, (s * Hv + vh) * dv), at(dvh, s * dv), dv);
   }
 }
 

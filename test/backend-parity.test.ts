@@ -130,6 +130,29 @@ const attentionCases: AttentionCase[] = [
     g: modelGeometry('diffv2', 4, 2, 32, 1, 130, 130),
     combine: 'token',
   },
+  // flash tiling and pair fusion edge cases: one row, many key tiles per row, seqK ≫ seqQ, odd widths,
+  // pairs sharing key/value heads across GQA groups, and pairs whose heads read different value heads
+  { label: 'plain, T=1, S=300 (many key tiles)', g: gqa(1, 1, 300, 2, 1, 8), combine: 'none' },
+  { label: 'plain, T=130, d=3', g: gqa(1, 130, 130, 2, 2, 3), combine: 'none' },
+  { label: 'DIFF V1, T=1, S=1', g: modelGeometry('diff', 1, 1, 4, 1, 1, 1), combine: 'scalar' },
+  {
+    label: 'DIFF V1, GQA 2:1, T=70, S=200',
+    g: modelGeometry('diff', 4, 2, 8, 1, 70, 200),
+    combine: 'scalar',
+  },
+  { label: 'DIFF V1, d=5, T=33', g: modelGeometry('diff', 2, 1, 5, 2, 33, 33), combine: 'scalar' },
+  {
+    label: 'DIFF V2, T=1, S=150 (decoding)',
+    g: modelGeometry('diffv2', 2, 1, 8, 2, 1, 150),
+    combine: 'token',
+  },
+  {
+    label: 'DIFF V2, GQA 4:1, d=6, T=65',
+    g: modelGeometry('diffv2', 4, 2, 6, 1, 65, 65),
+    combine: 'token',
+  },
+  { label: 'scalar pairs over different value heads', g: gqa(2, 9, 12, 4, 4, 8), combine: 'scalar' },
+  { label: 'token pairs over different value heads', g: gqa(1, 40, 70, 4, 4, 8), combine: 'token' },
 ];
 
 function combineFor(kind: AttentionCase['combine'], g: AttentionGeometry, rng: Rng): DifferentialCombine {

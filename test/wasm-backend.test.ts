@@ -115,6 +115,17 @@ const attentionCases: Array<[string, AttentionGeometry, DifferentialCombine['kin
   ['V2 token, GQA 2:1, T=49', modelGeometry('diffv2', 2, 1, 16, 1, 49, 49), 'token'],
   ['V2 token, cached T=2, S=17', modelGeometry('diffv2', 3, 1, 4, 2, 2, 17), 'token'],
   ['V2 token, 8 heads, T=130', modelGeometry('diffv2', 4, 2, 32, 1, 130, 130), 'token'],
+  // flash tiling and pair fusion edge cases: one row, many key tiles per row, seqK ≫ seqQ, odd widths,
+  // pairs sharing key/value heads across GQA groups, and pairs whose heads read different value heads
+  ['plain, T=1, S=300 (many key tiles)', gqa(1, 1, 300, 2, 1, 8), 'none'],
+  ['plain, T=130, d=3', gqa(1, 130, 130, 2, 2, 3), 'none'],
+  ['V1 scalar, T=1, S=1', modelGeometry('diff', 1, 1, 4, 1, 1, 1), 'scalar'],
+  ['V1 scalar, GQA 2:1, T=70, S=200', modelGeometry('diff', 4, 2, 8, 1, 70, 200), 'scalar'],
+  ['V1 scalar, d=5, T=33', modelGeometry('diff', 2, 1, 5, 2, 33, 33), 'scalar'],
+  ['V2 token, T=1, S=150 (decoding)', modelGeometry('diffv2', 2, 1, 8, 2, 1, 150), 'token'],
+  ['V2 token, GQA 4:1, d=6, T=65', modelGeometry('diffv2', 4, 2, 6, 1, 65, 65), 'token'],
+  ['scalar pairs over different value heads', gqa(2, 9, 12, 4, 4, 8), 'scalar'],
+  ['token pairs over different value heads', gqa(1, 40, 70, 4, 4, 8), 'token'],
 ];
 
 function combineFor(kind: DifferentialCombine['kind'], g: AttentionGeometry, rng: Rng): DifferentialCombine {

@@ -281,9 +281,9 @@ void checkQkv(const dt::AttnGeometry& g, size_t nq, size_t nk, size_t nv) {
           "attention: q, k or v too short");
 }
 
-// attentionForward(q, k, v, dims, kHeadOf, vHeadOf, kind, lambda, lambdaTok|null, heads, lse, probs|null, out|null)
+// attentionForward(q, k, v, dims, kHeadOf, vHeadOf, kind, lambda, lambdaTok|null, heads|null, lse, probs|null, out|null)
 napi_value AttentionForward(napi_env env, const Args& a) {
-  size_t nq, nk, nv, nh, nl, np = 0, no = 0, nlt = 0;
+  size_t nq, nk, nv, nh = 0, nl, np = 0, no = 0, nlt = 0;
   const float* q = a.f32(0, &nq);
   const float* k = a.f32(1, &nk);
   const float* v = a.f32(2, &nv);
@@ -292,25 +292,29 @@ napi_value AttentionForward(napi_env env, const Args& a) {
   const int kind = a.integer(6);
   const float lambda = static_cast<float>(a.num(7));
   const float* lambdaTok = a.f32OrNull(8, &nlt);
-  float* heads = a.f32(9, &nh);
+  // heads null: a differential combine whose pairs share their value head, run fused (no per-head output)
+  float* heads = a.f32OrNull(9, &nh);
   float* lse = a.f32(10, &nl);
   float* probs = a.f32OrNull(11, &np);
   float* out = a.f32OrNull(12, &no);
   const size_t rows = static_cast<size_t>(g.batch) * g.seqQ;
-  require(nh >= rows * g.qHeads * g.vDim && nl >= rows * g.qHeads, "attentionForward: output too short");
+  require((heads ? nh >= rows * g.qHeads * g.vDim : kind != dt::kNone && dt::pairsShareValues(g)) &&
+              nl >= rows * g.qHeads,
+          "attentionForward: output too short");
   require(!probs || np >= rows * g.qHeads * g.seqK, "attentionForward: probs too short");
   if (kind != dt::kNone) {
     require(g.qHeads % 2 == 0 && out && no >= rows * (g.qHeads / 2) * g.vDim, "attentionForward: combine output missing");
     require(kind != dt::kToken || (lambdaTok && nlt >= rows * (g.qHeads / 2)), "attentionForward: token λ missing");
   }
-  dt::attentionForward(q, k, v, g, kind, lambda, lambdaTok, heads, lse, probs, out);
+  if (heads) dt::attentionForward(q, k, v, g, kind, lambda, lambdaTok, heads, lse, probs, out);
+  else dt::attentionForwardPairs(q, k, v, g, kind, lambda, lambdaTok, lse, probs, out);
   return undefinedValue(env);
 }
 
-// attentionBackward(q, k, v, dims, kHeadOf, vHeadOf, kind, lambda, lambdaTok|null, heads, lse, dOut,
+// attentionBackward(q, k, v, dims, kHeadOf, vHeadOf, kind, lambda, lambdaTok|null, heads|null, lse, dOut,
 //                   dq, dk, dv, dLambdaTok|null) → dλ (scalar kind; 0 otherwise)
 napi_value AttentionBackward(napi_env env, const Args& a) {
-  size_t nq, nk, nv, nh, nl, ndo, ndq, ndk, ndv, nlt = 0, ndl = 0;
+  size_t nq, nk, nv, nh = 0, nl, ndo, ndq, ndk, ndv, nlt = 0, ndl = 0;
   const float* q = a.f32(0, &nq);
   const float* k = a.f32(1, &nk);
   const float* v = a.f32(2, &nv);
@@ -319,7 +323,7 @@ napi_value AttentionBackward(napi_env env, const Args& a) {
   const int kind = a.integer(6);
   const float lambda = static_cast<float>(a.num(7));
   const float* lambdaTok = a.f32OrNull(8, &nlt);
-  const float* heads = a.f32(9, &nh);
+  const float* heads = a.f32OrNull(9, &nh);  // null: the fused pair path (see AttentionForward)
   const float* lse = a.f32(10, &nl);
   const float* dOut = a.f32(11, &ndo);
   float* dq = a.f32(12, &ndq);
@@ -328,11 +332,15 @@ napi_value AttentionBackward(napi_env env, const Args& a) {
   float* dLambdaTok = a.f32OrNull(15, &ndl);
   const size_t rows = static_cast<size_t>(g.batch) * g.seqQ;
   const size_t heads2 = kind == dt::kNone ? g.qHeads : g.qHeads / 2;
-  require(nh >= rows * g.qHeads * g.vDim && nl >= rows * g.qHeads && ndo >= rows * heads2 * g.vDim && ndq >= nq &&
+  require((heads ? nh >= rows * g.qHeads * g.vDim : kind != dt::kNone && dt::pairsShareValues(g)) &&
+              nl >= rows * g.qHeads && ndo >= rows * heads2 * g.vDim && ndq >= nq &&
               ndk >= nk && ndv >= nv,
           "attentionBackward: array too short");
   if (kind == dt::kToken) {
     require(lambdaTok && nlt >= rows * heads2 && dLambdaTok && ndl >= rows * heads2, "attentionBackward: token λ missing");
+  }
+  if (!heads) {
+    return number(env, dt::attentionBackwardPairs(q, k, v, g, kind, lambda, lambdaTok, lse, dOut, dq, dk, dv, dLambdaTok));
   }
   return number(env, dt::attentionBackward(q, k, v, g, kind, lambda, lambdaTok, heads, lse, dOut, dq, dk, dv, dLambdaTok));
 }

@@ -59,4 +59,19 @@ double attentionBackward(const float* q, const float* k, const float* v, const A
                          float lambda, const float* lambdaTok, const float* heads, const float* lse,
                          const float* dOut, float* dq, float* dk, float* dv, float* dLambdaTok);
 
+/** Whether the two query heads of every pair (2i, 2i+1) read one value head (the fused pair path). */
+bool pairsShareValues(const AttnGeometry& g);
+
+/**
+ * Differential attention with each pair of query heads fused (requires pairsShareValues):
+ * out [B, T, qHeads/2, vDim] = (P₂ᵢ − λ·P₂ᵢ₊₁)·V directly, lse [B, qHeads, T], probs optional (zeroed).
+ */
+void attentionForwardPairs(const float* q, const float* k, const float* v, const AttnGeometry& g, int kind,
+                           float lambda, const float* lambdaTok, float* lse, float* probs, float* out);
+
+/** Backward of attentionForwardPairs; dq, dk, dv zeroed by the caller. Returns dλ for kScalar. */
+double attentionBackwardPairs(const float* q, const float* k, const float* v, const AttnGeometry& g, int kind,
+                              float lambda, const float* lambdaTok, const float* lse, const float* dOut, float* dq,
+                              float* dk, float* dv, float* dLambdaTok);
+
 }  // namespace dt

@@ -15,7 +15,15 @@ function transpose(alloc: Alloc, a: Floats, m: number, k: number): Floats {
 }
 
 /** c [m, n] (+)= a [m, k] · b [n, k]ᵀ, in 2×2 register tiles (two rows of a against two rows of b). */
-function matmulNT(a: Floats, b: Floats, c: Floats, m: number, n: number, k: number, accumulate: boolean): void {
+function matmulNT(
+  a: Floats,
+  b: Floats,
+  c: Floats,
+  m: number,
+  n: number,
+  k: number,
+  accumulate: boolean,
+): void {
   const store = (idx: number, v: number) => {
     c[idx] = accumulate ? c[idx] + v : v;
   };
@@ -67,7 +75,14 @@ function matmulNT(a: Floats, b: Floats, c: Floats, m: number, n: number, k: numb
 }
 
 /** x [rows, inDim], w [outDim, inDim] → y [rows, outDim] */
-export function linearForward(alloc: Alloc, x: Floats, w: Floats, rows: number, inDim: number, outDim: number): Floats {
+export function linearForward(
+  alloc: Alloc,
+  x: Floats,
+  w: Floats,
+  rows: number,
+  inDim: number,
+  outDim: number,
+): Floats {
   const y = alloc(rows * outDim);
   matmulNT(x, w, y, rows, outDim, inDim, false);
   return y;

@@ -76,7 +76,10 @@ export interface Addon {
   ): number;
   addInPlace(a: Float32Array, b: Float32Array): void;
   scaleInPlace(x: Float32Array, c: number): void;
-  /** dims = [B, T, S, qHeads, kHeads, vHeads, qkDim, vDim]; kind 0 none, 1 scalar, 2 token */
+  /**
+   * dims = [B, T, S, qHeads, kHeads, vHeads, qkDim, vDim]; kind 0 none, 1 scalar, 2 token. `heads` null
+   * (only for a combine whose pairs share their value head): each pair runs fused, straight into `out`.
+   */
   attentionForward(
     q: Float32Array,
     k: Float32Array,
@@ -87,12 +90,12 @@ export interface Addon {
     kind: number,
     lambda: number,
     lambdaTok: Float32Array | null,
-    heads: Float32Array,
+    heads: Float32Array | null,
     lse: Float32Array,
     probs: Float32Array | null,
     out: Float32Array | null,
   ): void;
-  /** returns dλ for the scalar kind */
+  /** returns dλ for the scalar kind; `heads` null when the forward ran fused */
   attentionBackward(
     q: Float32Array,
     k: Float32Array,
@@ -103,7 +106,7 @@ export interface Addon {
     kind: number,
     lambda: number,
     lambdaTok: Float32Array | null,
-    heads: Float32Array,
+    heads: Float32Array | null,
     lse: Float32Array,
     dOut: Float32Array,
     dq: Float32Array,

@@ -2,7 +2,8 @@
  * The `native` backend (float32): a Node-API addon in C++ (native/src) with the matmuls in the system
  * BLAS (OpenBLAS) and hand-written, multi-threaded fused kernels for everything else. Attention is
  * flash-style: the forward keeps the per-row log-sum-exp, the backward recomputes the softmax, so
- * the context holds O(T) statistics besides q, k, v and the head outputs.
+ * the context holds O(T) statistics besides q, k, v and the head outputs. The two query heads of a
+ * DIFF pair run together: out = (P₁ − λP₂)·V in one product, and the backward shares dP and dV.
  *
  * Outputs are allocated here as zero-filled Float32Arrays and filled by the addon. Inputs that are not
  * Float32Array (a Float64Array from elsewhere) are converted; in-place targets of another type are
@@ -32,8 +33,8 @@ interface NativeAttentionContext {
   combineKind: number;
   lambda: number;
   lambdaTok: Float32Array | null;
-  /** [B, T, qHeads, vDim] before the combine */
-  heads: Float32Array;
+  /** [B, T, qHeads, vDim] before the combine; null when the pairs ran fused (nothing per head kept) */
+  heads: Float32Array | null;
   /** [B, qHeads, T] log-sum-exp of each softmax row */
   lse: Float32Array;
   geometry: AttentionGeometry;
@@ -51,6 +52,12 @@ function checkTokens(tokens: Int32Array, vocab: number, what: string, where: str
 }
 
 const COMBINE_KIND = { none: 0, scalar: 1, token: 2 } as const;
+
+/** Whether the two query heads of every pair (2i, 2i+1) read one value head. */
+function pairsShareValues(g: AttentionGeometry): boolean {
+  for (let h = 0; h < g.qHeads; h += 2) if (g.vHeadOf[h] !== g.vHeadOf[h + 1]) return false;
+  return true;
+}
 
 /** The native backend; throws when the addon is not built (use loadNativeAddon() to check first). */
 export function createNativeBackend(): Backend {
@@ -118,7 +125,9 @@ export function createNativeBackend(): Backend {
       const combineKind = COMBINE_KIND[combine.kind];
       const lambda = combine.kind === 'scalar' ? combine.lambda : 0;
       const lambdaTok = combine.kind === 'token' ? f32(combine.lambda) : null;
-      const heads = alloc(B * T * H * dv);
+      // A differential combine whose pairs share their value head runs fused, without per-head outputs.
+      const fused = combine.kind !== 'none' && pairsShareValues(g);
+      const heads = fused ? null : alloc(B * T * H * dv);
       const lse = alloc(B * H * T);
       const probs = wantProbs ? alloc(B * H * T * S) : null;
       const out = combine.kind === 'none' ? null : alloc(B * T * (H / 2) * dv);
@@ -153,7 +162,7 @@ export function createNativeBackend(): Backend {
         lse,
         geometry: g,
       };
-      return { out: out ?? heads, probs: probs ?? undefined, context };
+      return { out: (out ?? heads)!, probs: probs ?? undefined, context };
     },
     attentionBackward(context, dOut): AttentionBackward {
       const c = context as NativeAttentionContext;

@@ -104,6 +104,13 @@ function scaleF32(x: Float32Array, c: number): void {
   for (let i = 0; i < x.length; i++) x[i] *= c;
 }
 
+/** Whether the two query heads of every differential pair read one value head (then they run fused). */
+function pairsShareValues(g: AttentionGeometry, combine: DifferentialCombine): boolean {
+  if (combine.kind === 'none') return false;
+  for (let h = 0; h < g.qHeads; h += 2) if (g.vHeadOf[h] !== g.vHeadOf[h + 1]) return false;
+  return true;
+}
+
 const sharedRuntimes = new Map<number, WasmRuntime>();
 
 export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
@@ -121,24 +128,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
   const rt: WasmRuntime = shared;
   const k = rt.kernels;
 
-  const attentionScratch = (g: AttentionGeometry) => {
-    const { seqQ: T, seqK: S, qkDim: d, vDim: dv } = g;
-    const r4 = (x: number) => Math.ceil(x / 4) * 4;
-    const r8 = (x: number) => Math.ceil(x / 8) * 8;
-    const widest = Math.max(d, dv);
-    const apFloats = Math.max(r4(T) * Math.max(widest, S), r4(S) * T);
-    const bpFloats = Math.max(r8(S) * widest, r8(widest) * Math.max(S, T));
-    const align = (floats: number) => Math.ceil(floats / 16) * 16;
-    const apBytes = align(apFloats) * 4;
-    const bpBytes = align(bpFloats) * 4;
-    const stride = apBytes + bpBytes + align(2 * T * S) * 4;
+  /** argument words 6…19 shared by the attention jobs (G: query heads per group, 1 or 2) */
+  const geometryArgs = (g: AttentionGeometry, kMap: number, vMap: number, G: number) => {
+    // O(S·d) scratch per thread: the packed K/V of one head and a few query-block × key-tile tiles
+    const stride = Math.ceil(k.attentionScratchBytes(g.seqK, g.qkDim, g.vDim) / 64) * 64;
     const base = rt.alloc((stride / 4) * rt.threads);
-    return { base, stride, apBytes, bpBytes };
-  };
-
-  /** argument words 6…20 shared by the attention jobs */
-  const geometryArgs = (g: AttentionGeometry, kMap: number, vMap: number) => {
-    const scratch = attentionScratch(g);
     return [
       g.batch,
       g.seqQ,
@@ -151,13 +145,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       kMap,
       vMap,
       1 / Math.sqrt(g.qkDim),
-      scratch.base,
-      scratch.stride,
-      scratch.apBytes,
-      scratch.bpBytes,
+      base,
+      stride,
+      G,
     ];
   };
   const SCALE_ARG = 16;
+  const LAMBDA_ARG = 21;
 
   const backend = {
     name: 'wasm',
@@ -288,23 +282,27 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       checkGeometry(g, q, kk, v, combine);
       rt.reset();
       const { batch: B, seqQ: T, seqK: S, qHeads: H, vDim: dv } = g;
+      const fused = pairsShareValues(g, combine);
+      const G = fused ? 2 : 1;
       const pq = rt.put(q);
       const pk = rt.put(kk);
       const pv = rt.put(v);
       const pP = wantProbs ? rt.alloc(B * H * T * S) : 0;
       const pLse = rt.alloc(B * H * T);
       const pHeads = rt.alloc(B * T * H * dv);
+      const pOut = combine.kind === 'none' ? 0 : rt.alloc(B * T * (H / 2) * dv);
+      const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
+      const lambda = combine.kind === 'scalar' ? combine.lambda : 0;
       const kMap = rt.putInt(g.kHeadOf);
       const vMap = rt.putInt(g.vHeadOf);
-      const args = [pq, pk, pv, pP, pLse, pHeads, ...geometryArgs(g, kMap, vMap)];
-      rt.job(OP_ATTN_FWD, args, B * H, true, [SCALE_ARG]);
+      const args = [pq, pk, pv, pP, pLse, pHeads, ...geometryArgs(g, kMap, vMap, G), pOut, lambda, pLambdas];
+      rt.job(OP_ATTN_FWD, args, B * (H / G), true, [SCALE_ARG, LAMBDA_ARG]);
       const heads = rt.get(pHeads, B * T * H * dv);
       let out: Float32Array = heads;
       if (combine.kind !== 'none') {
         const rows = B * T;
-        const pOut = rt.alloc(rows * (H / 2) * dv);
-        const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
-        k.combineForward(pHeads, pOut, rows, H, dv, combine.kind === 'scalar' ? combine.lambda : 0, pLambdas);
+        // a pair whose heads read different value heads: combine here
+        if (!fused) k.combineForward(pHeads, pOut, rows, H, dv, lambda, pLambdas);
         out = rt.get(pOut, rows * (H / 2) * dv);
       }
       const context: WasmAttentionContext = {
@@ -323,43 +321,28 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const { q, k: kk, v, geometry: g, combine, lse, heads } = context as WasmAttentionContext;
       rt.reset();
       const { batch: B, seqQ: T, seqK: S, qHeads: H, kHeads: Hk, vHeads: Hv, qkDim: d, vDim: dv } = g;
+      const fused = pairsShareValues(g, combine);
+      const G = fused ? 2 : 1;
       const rows = B * T;
+      const pairs = H / 2;
       const pq = rt.put(q);
       const pk = rt.put(kk);
       const pv = rt.put(v);
       const pLse = rt.put(lse);
       const pHeads = rt.put(heads);
-      let pdHeads: number;
-      let dLambda: number | Floats | undefined;
-      if (combine.kind === 'none') pdHeads = rt.put(dOut);
-      else {
-        const pairs = H / 2;
-        const pdOut = rt.put(dOut);
-        pdHeads = rt.alloc(heads.length);
-        const pdl = rt.alloc(rows * pairs);
-        const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
-        k.combineBackward(
-          pdOut,
-          pHeads,
-          pdHeads,
-          pdl,
-          rows,
-          H,
-          dv,
-          combine.kind === 'scalar' ? combine.lambda : 0,
-          pLambdas,
-        );
-        const perPair = rt.get(pdl, rows * pairs);
-        if (combine.kind === 'token') dLambda = perPair;
-        else {
-          let sum = 0;
-          for (const x of perPair) sum += x;
-          dLambda = sum;
-        }
+      const lambda = combine.kind === 'scalar' ? combine.lambda : 0;
+      const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
+      const pdl = combine.kind === 'none' ? 0 : rt.alloc(rows * pairs);
+      let pdO = rt.put(dOut);
+      if (combine.kind !== 'none' && !fused) {
+        // unfused pair: d heads and d λ first, then plain attention backward
+        const pdHeads = rt.alloc(heads.length);
+        k.combineBackward(pdO, pHeads, pdHeads, pdl, rows, H, dv, lambda, pLambdas);
+        pdO = pdHeads;
       }
       const pdq = rt.alloc(q.length);
       const pdkH = rt.alloc(B * H * S * d);
-      const pdvH = rt.alloc(B * H * S * dv);
+      const pdvH = rt.alloc(B * (H / G) * S * dv);
       const pdk = rt.alloc(B * S * Hk * d);
       const pdv = rt.alloc(B * S * Hv * dv);
       const kMap = rt.putInt(g.kHeadOf);
@@ -371,16 +354,29 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
         0,
         pLse,
         pHeads,
-        ...geometryArgs(g, kMap, vMap),
-        pdHeads,
+        ...geometryArgs(g, kMap, vMap, G),
+        pdO,
+        lambda,
+        pLambdas,
+        pdl,
         pdq,
         pdkH,
         pdvH,
         pdk,
         pdv,
       ];
-      rt.job(OP_ATTN_BWD, args, B * H, true, [SCALE_ARG]);
-      rt.job(OP_ATTN_REDUCE, args, B, true, [SCALE_ARG]);
+      rt.job(OP_ATTN_BWD, args, B * (H / G), true, [SCALE_ARG, LAMBDA_ARG]);
+      rt.job(OP_ATTN_REDUCE, args, B, true, [SCALE_ARG, LAMBDA_ARG]);
+      let dLambda: number | Floats | undefined;
+      if (combine.kind !== 'none') {
+        const perRow = rt.get(pdl, rows * pairs);
+        if (combine.kind === 'token') dLambda = perRow;
+        else {
+          let sum = 0;
+          for (const x of perRow) sum += x;
+          dLambda = sum;
+        }
+      }
       return {
         dq: rt.get(pdq, q.length),
         dk: rt.get(pdk, kk.length),

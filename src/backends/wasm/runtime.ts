@@ -27,6 +27,7 @@ export interface KernelExports {
   setThread(t: number): void;
   heapBase(): number;
   work(): void;
+  attentionScratchBytes(S: number, d: number, dv: number): number;
   gemmDirect(
     m: number,
     n: number,
