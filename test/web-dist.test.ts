@@ -9,13 +9,13 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot, tempDir } from './cli-helpers.ts';
 
-function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
+function files(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p, 'utf8'));
+      else out.set(relative(dir, p), readFileSync(p));
     }
   };
   walk(dir);

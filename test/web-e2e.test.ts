@@ -3,6 +3,8 @@
  * then headless Chromium (Debian's /usr/bin/chromium through playwright-core) opening the app with a
  * DIFF V1 model and its baseline made on the fly: generation in the page equals the library's, and the
  * attention values the page shows equal `LanguageModel.forward(..., { maps: true })` for the same tokens.
+ * The page is cross-origin isolated and runs the models on the threaded wasm backend (its float32
+ * kernels sum in another order than the js oracle: values agree to TOLERANCE); `?backend=js` runs js.
  * Saves a screenshot of the side-by-side view.
  *
  * WEB_E2E_MODELS="dirA,dirB" (a DIFF model, then a baseline) runs the browser part on those folders
@@ -13,8 +15,8 @@
  * never rewrites the committed picture.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,7 +34,12 @@ import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const repoRoot = resolve(import.meta.dirname, '..');
 const PROMPT = 'Call me Ishmael. Some years ago, never mind how long precisely';
-const TOLERANCE = 1e-5;
+/**
+ * Absolute, on probabilities (and λ): the page runs the wasm backend, whose float32 sums differ from the
+ * js backend's computed here by about 1e-6 relative; 1e-4 leaves room for that and still catches any
+ * wrong map, head or layer (those differ by ≥ 1e-2).
+ */
+const TOLERANCE = 1e-4;
 
 /** A tiny model folder with random weights (q/k scaled up so that the maps are not nearly uniform). */
 function makeModelFolder(
@@ -117,13 +124,23 @@ after(async () => {
   await server?.close();
 });
 
-function get(path: string): Promise<{ status: number; body: Buffer; type?: string }> {
+function get(path: string): Promise<{
+  status: number;
+  body: Buffer;
+  type?: string;
+  headers: IncomingHttpHeaders;
+}> {
   return new Promise((done, fail) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, method: 'GET' }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () =>
-        done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), type: res.headers['content-type'] }),
+        done({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks),
+          type: res.headers['content-type'],
+          headers: res.headers,
+        }),
       );
     });
     req.on('error', fail);
@@ -136,6 +153,19 @@ test('serve: app, model list, model files; everything else refused', async () =>
   const index = await get('/');
   assert.equal(index.status, 200);
   assert.match(index.type ?? '', /text\/html/);
+  // Cross-origin isolated (SharedArrayBuffer for the wasm backend's threads), on every response.
+  for (const res of [index, await get('/api/models'), await get('/no-such-file.js')]) {
+    assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(res.headers['cross-origin-embedder-policy'], 'require-corp');
+    assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin');
+  }
+  // The wasm kernels are an asset of the built app, served as application/wasm.
+  const wasmName = readdirSync(join(repoRoot, 'web/dist/assets')).find((f) => f.endsWith('.wasm'));
+  assert.ok(wasmName, 'web/dist/assets holds kernels.wasm');
+  const wasm = await get(`/assets/${wasmName}`);
+  assert.equal(wasm.status, 200);
+  assert.equal(wasm.type, 'application/wasm');
+  assert.deepEqual(wasm.body, readFileSync(join(repoRoot, 'src/backends/wasm/kernels.wasm')));
   const models = JSON.parse((await get('/api/models')).body.toString());
   assert.equal(models.length, modelDirs.length + 3);
   assert.deepEqual(
@@ -229,6 +259,20 @@ test('browser: generation and attention maps in the page equal the library', {
     assert.equal(await page.locator('[data-panel=A] .badge').textContent(), 'DIFF V1');
     assert.equal(await page.locator('[data-panel=B] .badge').textContent(), 'Baseline');
 
+    // Both panels run the wasm backend on several threads: the page is cross-origin isolated.
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    const threads = await page.evaluate(() => Math.min(4, navigator.hardwareConcurrency));
+    for (const key of ['A', 'B']) {
+      const status = page.locator(`[data-panel=${key}] .gen-status`);
+      assert.equal(await status.getAttribute('data-backend'), 'wasm', `panel ${key} backend`);
+      assert.equal(await status.getAttribute('data-threads'), String(threads), `panel ${key} threads`);
+      assert.equal(
+        await status.textContent(),
+        `backend wasm (${threads} thread${threads === 1 ? '' : 's'})`,
+        `panel ${key} status`,
+      );
+    }
+
     // Generate greedily: each panel's text equals the library's generation.
     await page.fill('#prompt', PROMPT);
     await page.fill('#max-tokens', '6');
@@ -243,6 +287,10 @@ test('browser: generation and attention maps in the page equal the library', {
         await page.locator(`[data-panel=${key}] .gen-text`).textContent(),
         want.text,
         `panel ${key} text`,
+      );
+      assert.match(
+        (await page.locator(`[data-panel=${key}] .gen-status`).textContent()) ?? '',
+        /^6 tokens · [\d.]+ tokens\/s · stopped by max tokens · backend wasm \(\d threads?\)$/,
       );
     }
 
@@ -380,6 +428,20 @@ test('browser: generation and attention maps in the page equal the library', {
       () => document.querySelector('[data-panel=B] .badge')?.textContent === 'Baseline',
     );
     assert.equal(await message.textContent(), '');
+    assert.equal(
+      await page.locator('[data-panel=B] .gen-status').getAttribute('data-backend'),
+      'wasm',
+      'a picked folder runs on wasm too',
+    );
+
+    // ?backend=js runs the js backend (the fallback where wasm cannot load), with the same maps.
+    const jsPage = await context.newPage();
+    jsPage.on('pageerror', (e) => errors.push(e.message));
+    await jsPage.goto(`${server.url}?backend=js`);
+    await jsPage.waitForSelector('body[data-ready]', { state: 'attached', timeout: 60_000 });
+    for (const key of ['A', 'B'])
+      assert.equal(await jsPage.locator(`[data-panel=${key}] .gen-status`).textContent(), 'backend js');
+    await jsPage.close();
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

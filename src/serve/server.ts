@@ -6,6 +6,9 @@
  *   /api/models              JSON list of the served models: id, name, which files are present, config
  *   /models/<id>/<file>      one of MODEL_FILES of that model folder (nothing else of the folder is reachable)
  *   /<anything else>         a file of the app folder (index.html for "/"); never outside that folder
+ *
+ * Every response is cross-origin isolated (COOP same-origin, COEP require-corp, CORP same-origin), so
+ * that the page has SharedArrayBuffer and the wasm backend runs its kernels on several threads.
  */
 import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,7 +34,15 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.safetensors': 'application/octet-stream',
+  '.wasm': 'application/wasm',
 };
+
+/** Headers that make the app cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer). */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
 
 export class ServeError extends Error {
   override name = 'ServeError';
@@ -103,6 +114,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
+    ...ISOLATION_HEADERS,
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
@@ -114,6 +126,7 @@ function sendFile(req: IncomingMessage, res: ServerResponse, path: string): void
     'Content-Length': size,
     'Cache-Control': 'no-cache',
     'X-Content-Type-Options': 'nosniff',
+    ...ISOLATION_HEADERS,
   });
   if (req.method === 'HEAD') {
     res.end();

@@ -1,8 +1,18 @@
 /**
- * The model worker: loads one model with the library's own code (js backend) and answers generation
- * and attention-map requests, so the page never blocks. Generation yields to the event loop after
- * every token, so a "stop" message is seen between tokens.
+ * The model worker: loads one model with the library's own code and answers generation and
+ * attention-map requests, so the page never blocks. Generation yields to the event loop after every
+ * token, so a "stop" message is seen between tokens.
+ *
+ * Backend: `wasm` (the SIMD kernels, kernels.wasm bundled as an asset of the app) when it loads, with
+ * up to MAX_WASM_THREADS threads when the page is cross-origin isolated (the server sends COOP/COEP),
+ * else on one thread over an unshared memory; `js` when WebAssembly SIMD is missing. The wasm backend
+ * blocks on Atomics.wait while its kernel workers compute, which a browser allows only here, in a
+ * worker. `?backend=js` (or `wasm`) in the page's address chooses one.
  */
+import { createJsBackend } from '../../src/backends/js/index.ts';
+import { createWasmBackend, wasmAvailable } from '../../src/backends/wasm/index.ts';
+import wasmUrl from '../../src/backends/wasm/kernels.wasm?url';
+import type { Backend } from '../../src/core/backend.ts';
 import { generateTokens } from '../../src/generate/generate.ts';
 import {
   buildModel,
@@ -12,7 +22,17 @@ import {
   parseModelConfig,
   REQUIRED_FILES,
 } from './model/load.ts';
-import type { ModelSource, Request, Response, WireLayerMaps } from './model/protocol.ts';
+import type {
+  BackendChoice,
+  BackendInfo,
+  ModelSource,
+  Request,
+  Response,
+  WireLayerMaps,
+} from './model/protocol.ts';
+
+/** Kernel threads per model (each panel has its own worker and its own threads). */
+const MAX_WASM_THREADS = 4;
 
 const scope = self as unknown as {
   postMessage(message: Response, transfer?: Transferable[]): void;
@@ -23,7 +43,70 @@ let loaded: LoadedModel | undefined;
 let stopRequested = false;
 
 const post = (message: Response, transfer: Transferable[] = []) => scope.postMessage(message, transfer);
-const nextTurn = () => new Promise<void>((done) => setTimeout(done, 0));
+
+// One turn of the event loop through a message port: unlike setTimeout(0), which browsers clamp to
+// 4 ms once nested, this does not cap the generation speed.
+const turns = new MessageChannel();
+const waiting: (() => void)[] = [];
+turns.port1.onmessage = () => waiting.shift()?.();
+const nextTurn = () =>
+  new Promise<void>((done) => {
+    waiting.push(done);
+    turns.port2.postMessage(null);
+  });
+
+let chosen: Promise<{ backend: Backend; info: BackendInfo }> | undefined;
+
+async function fetchKernels(): Promise<Uint8Array<ArrayBuffer>> {
+  const response = await fetch(wasmUrl);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The backend of this worker's models: wasm (threaded when isolated) if it loads, else js. */
+async function chooseBackend(choice: BackendChoice): Promise<{ backend: Backend; info: BackendInfo }> {
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const js = (note: string) => ({
+    backend: createJsBackend('f32'),
+    info: { name: 'js', threads: 1, crossOriginIsolated: isolated, note } satisfies BackendInfo,
+  });
+  if (choice === 'js') return js('');
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await fetchKernels();
+  } catch (error) {
+    const note = `kernels.wasm could not be read (${(error as Error).message})`;
+    if (choice === 'wasm') throw new ModelLoadError(`the wasm backend is not available: ${note}`);
+    return js(note);
+  }
+  const attempts: { shared: boolean; threads: number; note: string }[] = [];
+  if (isolated && wasmAvailable(bytes)) {
+    const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+    attempts.push({ shared: true, threads: Math.min(MAX_WASM_THREADS, cores), note: '' });
+  }
+  if (wasmAvailable(bytes, { shared: false }))
+    attempts.push({
+      shared: false,
+      threads: 1,
+      note: isolated
+        ? 'threads failed to start: one thread'
+        : 'not cross-origin isolated (no SharedArrayBuffer): one thread',
+    });
+  let note = 'WebAssembly SIMD is not available here';
+  for (const attempt of attempts) {
+    try {
+      const backend = createWasmBackend({ bytes, threads: attempt.threads, shared: attempt.shared });
+      return {
+        backend,
+        info: { name: 'wasm', threads: backend.threads, crossOriginIsolated: isolated, note: attempt.note },
+      };
+    } catch (error) {
+      note = `the wasm backend failed to start (${(error as Error).message})`;
+    }
+  }
+  if (choice === 'wasm') throw new ModelLoadError(`the wasm backend is not available: ${note}`);
+  return js(note);
+}
 
 async function readFile(source: ModelSource, file: string, binary: true): Promise<Uint8Array>;
 async function readFile(source: ModelSource, file: string, binary: false): Promise<string>;
@@ -46,9 +129,11 @@ async function readFile(source: ModelSource, file: string, binary: boolean): Pro
   return binary ? new Uint8Array(await response.arrayBuffer()) : await response.text();
 }
 
-async function load(req: number, source: ModelSource): Promise<void> {
+async function load(req: number, source: ModelSource, choice: BackendChoice): Promise<void> {
   const started = performance.now();
   loaded = undefined;
+  chosen ??= chooseBackend(choice);
+  const { backend, info: backendInfo } = await chosen;
   if (source.kind === 'files') {
     const names = Object.keys(source.files);
     if (REQUIRED_FILES.some((f) => !names.includes(f)))
@@ -66,7 +151,7 @@ async function load(req: number, source: ModelSource): Promise<void> {
     message: `reading model.safetensors (${(parameters / 1e6).toFixed(2)}M parameters)`,
   });
   const weights = await readFile(source, 'model.safetensors', true);
-  loaded = buildModel(configText, weights, tokenizerText);
+  loaded = buildModel(configText, weights, tokenizerText, backend);
   post({
     type: 'loaded',
     req,
@@ -75,6 +160,7 @@ async function load(req: number, source: ModelSource): Promise<void> {
       config: loaded.config,
       parameters: loaded.parameters,
       loadMs: performance.now() - started,
+      backend: backendInfo,
     },
   });
 }
@@ -159,7 +245,7 @@ scope.onmessage = (event) => {
     return;
   }
   const run = async () => {
-    if (message.type === 'load') await load(message.req, message.source);
+    if (message.type === 'load') await load(message.req, message.source, message.backend ?? 'auto');
     else if (message.type === 'generate') await generate(message.req, message.prompt, message);
     else if (message.type === 'maps') maps(message.req, message);
   };

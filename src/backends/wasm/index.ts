@@ -5,7 +5,9 @@
  * thread) and copies the results out into ordinary Float32Arrays. Same semantics as the `js` oracle.
  *
  * The Backend interface is synchronous, so the calling thread blocks (Atomics.wait) while the workers
- * finish their chunks: fine in Node; in a browser the backend itself has to live in a Web Worker.
+ * finish their chunks: fine in Node; in a browser the backend itself has to live in a Web Worker, and
+ * threads need cross-origin isolation (SharedArrayBuffer). Without it, `shared: false` runs the same
+ * kernels on one thread over an ordinary memory.
  */
 import type {
   AttentionBackward,
@@ -16,7 +18,7 @@ import type {
   Floats,
 } from '../../core/backend.ts';
 import { checkGeometry } from '../js/attention.ts';
-import { OP_ATTN_BWD, OP_ATTN_FWD, OP_ATTN_REDUCE, WasmRuntime } from './runtime.ts';
+import { OP_ATTN_BWD, OP_ATTN_FWD, OP_ATTN_REDUCE, unsharedModuleBytes, WasmRuntime } from './runtime.ts';
 import { hardwareThreads, workersSupported } from './threads.ts';
 
 export interface WasmBackendOptions {
@@ -24,6 +26,11 @@ export interface WasmBackendOptions {
   threads?: number;
   /** The module bytes (default: kernels.wasm next to this file, read with fs under Node). */
   bytes?: BufferSource;
+  /**
+   * false: an ordinary (unshared) memory and one thread, for browsers without cross-origin isolation
+   * (no SharedArrayBuffer). Default true.
+   */
+  shared?: boolean;
 }
 
 let cachedModule: WebAssembly.Module | null | undefined;
@@ -35,19 +42,25 @@ function readKernelBytes(): Uint8Array<ArrayBuffer> {
   return new Uint8Array(fs.readFileSync(new URL('./kernels.wasm', import.meta.url)));
 }
 
-function kernelModule(bytes?: BufferSource): WebAssembly.Module {
+function kernelModule(bytes: BufferSource | undefined, shared: boolean): WebAssembly.Module {
+  if (!shared) return new WebAssembly.Module(unsharedModuleBytes(bytes ?? readKernelBytes()));
   if (bytes) return new WebAssembly.Module(bytes);
   if (!cachedModule) cachedModule = new WebAssembly.Module(readKernelBytes());
   return cachedModule;
 }
 
-/** Whether the backend can run here (SIMD, threads, shared memory, the module file); never throws. */
-export function wasmAvailable(bytes?: BufferSource): boolean {
+/**
+ * Whether the backend can run here (SIMD, the module file and, unless `shared: false`, threads and
+ * shared memory); never throws.
+ */
+export function wasmAvailable(bytes?: BufferSource, options: { shared?: boolean } = {}): boolean {
   try {
-    if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') return false;
+    const shared = options.shared ?? true;
+    if (typeof WebAssembly !== 'object') return false;
+    if (shared && typeof SharedArrayBuffer !== 'function') return false;
     bytes ??= readKernelBytes();
-    if (!WebAssembly.validate(bytes)) return false;
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    if (!WebAssembly.validate(shared ? bytes : unsharedModuleBytes(bytes))) return false;
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared });
     return true;
   } catch {
     return false;
@@ -115,17 +128,22 @@ const sharedRuntimes = new Map<number, WasmRuntime>();
 
 export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
   readonly threads: number;
+  /** false: unshared memory, one thread (see WasmBackendOptions.shared) */
+  readonly shared: boolean;
   dispose(): void;
 } {
-  const threads = workersSupported() ? Math.max(1, Math.floor(options.threads ?? defaultThreads())) : 1;
+  const sharedMemory = options.shared ?? true;
+  const threads =
+    sharedMemory && workersSupported() ? Math.max(1, Math.floor(options.threads ?? defaultThreads())) : 1;
   // Backends with the same thread count share one runtime (memory and workers): every op runs to
   // completion synchronously and keeps nothing in the arena, so sharing is safe on one thread.
-  let shared = options.bytes ? undefined : sharedRuntimes.get(threads);
-  if (!shared) {
-    shared = new WasmRuntime(kernelModule(options.bytes), threads);
-    if (!options.bytes) sharedRuntimes.set(threads, shared);
+  const reuse = !options.bytes && sharedMemory;
+  let runtime = reuse ? sharedRuntimes.get(threads) : undefined;
+  if (!runtime) {
+    runtime = new WasmRuntime(kernelModule(options.bytes, sharedMemory), threads, undefined, sharedMemory);
+    if (reuse) sharedRuntimes.set(threads, runtime);
   }
-  const rt: WasmRuntime = shared;
+  const rt: WasmRuntime = runtime;
   const k = rt.kernels;
 
   /** argument words 6…19 shared by the attention jobs (G: query heads per group, 1 or 2) */
@@ -157,6 +175,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
     name: 'wasm',
     precision: 'f32' as const,
     threads: rt.threads,
+    shared: rt.shared,
     /** Stop the workers of this backend's runtime (shared with backends of the same thread count). */
     dispose: () => {
       if (sharedRuntimes.get(threads) === rt) sharedRuntimes.delete(threads);

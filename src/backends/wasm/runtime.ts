@@ -22,6 +22,57 @@ export const OP_ATTN_FWD = 4;
 export const OP_ATTN_BWD = 5;
 export const OP_ATTN_REDUCE = 6;
 
+/**
+ * A copy of the module bytes whose imported memory is unshared (flag 0x03 → 0x01 in the import's
+ * limits), so that it links against a plain, non-shared WebAssembly.Memory. The atomic instructions
+ * stay valid on unshared memory; only the single-threaded path may run then. Throws if the bytes do
+ * not have the layout of kernels.wasm (one shared memory import with a maximum).
+ */
+export function unsharedModuleBytes(source: BufferSource): Uint8Array<ArrayBuffer> {
+  const bytes = ArrayBuffer.isView(source)
+    ? new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength))
+    : new Uint8Array(source.slice(0));
+  let at = 8;
+  const leb = (): number => {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[at++];
+      if (b === undefined) throw new Error('kernels.wasm: truncated');
+      value += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return value;
+      shift += 7;
+    }
+  };
+  const skipName = () => {
+    const length = leb();
+    at += length;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const end = at + size;
+    if (id === 2) {
+      const count = leb();
+      for (let i = 0; i < count; i++) {
+        skipName();
+        skipName();
+        const kind = bytes[at++];
+        if (kind === 2) {
+          if (bytes[at] !== 0x03) throw new Error('kernels.wasm: the memory import is not shared');
+          bytes[at] = 0x01;
+          return bytes;
+        }
+        if (kind === 0) leb();
+        else if (kind === 3) at += 2;
+        else throw new Error('kernels.wasm: unexpected import kind');
+      }
+    }
+    at = end;
+  }
+  throw new Error('kernels.wasm: no memory import');
+}
+
 /** The exports of kernels.wasm (pointers are byte addresses). */
 export interface KernelExports {
   setThread(t: number): void;
@@ -99,25 +150,31 @@ export class WasmRuntime {
   readonly memory: WebAssembly.Memory;
   readonly kernels: KernelExports;
   readonly threads: number;
+  /** Whether the memory is shared (threads possible); unshared memory means one thread, no workers. */
+  readonly shared: boolean;
   private readonly workers: KernelWorker[] = [];
-  private readonly ctrl: Int32Array;
+  private ctrl!: Int32Array;
   private f32!: Float32Array;
   private i32!: Int32Array;
   private f64!: Float64Array;
   private top = ARENA_START;
   private tag = 0;
 
-  constructor(module: WebAssembly.Module, threads: number, spin = 20000) {
-    this.memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true });
+  /**
+   * `shared: false` (for pages without cross-origin isolation, where SharedArrayBuffer is missing)
+   * needs a module whose memory import is unshared (see `unsharedModuleBytes`) and runs on one thread.
+   */
+  constructor(module: WebAssembly.Module, threads: number, spin = 20000, shared = true) {
+    this.shared = shared;
+    this.memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAX_PAGES, shared });
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
     // static data (none at present) starts at 1024, above the control block; it must end below the arena
     if (this.kernels.heapBase() > ARENA_START)
       throw new Error('kernels.wasm: static data overlaps the arena');
     this.kernels.setThread(0);
-    this.ctrl = new Int32Array(this.memory.buffer, CTRL, 64);
     this.refreshViews();
-    this.threads = Math.max(1, Math.floor(threads));
+    this.threads = shared ? Math.max(1, Math.floor(threads)) : 1;
     for (let t = 1; t < this.threads; t++) {
       try {
         this.workers.push(spawnKernelWorker({ module, memory: this.memory, tid: t, spin }));
@@ -127,8 +184,10 @@ export class WasmRuntime {
     }
   }
 
+  /** New views after the memory grew (an unshared memory's old buffer is detached by then). */
   private refreshViews(): void {
     const buffer = this.memory.buffer;
+    this.ctrl = new Int32Array(buffer, CTRL, 64);
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
@@ -210,7 +269,7 @@ export class WasmRuntime {
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(ctrl, DONE);
       if (done >= chunks) break;
-      if (spins > 1000) Atomics.wait(ctrl, DONE, done, 50);
+      if (spins > 1000 && this.shared) Atomics.wait(ctrl, DONE, done, 50);
     }
   }
 

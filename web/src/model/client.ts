@@ -1,5 +1,12 @@
 /** The page's side of a model worker: promises for load / maps, callbacks for streamed generation. */
-import type { ModelInfo, ModelSource, Request, Response, SamplingOptions } from './protocol.ts';
+import type {
+  BackendChoice,
+  ModelInfo,
+  ModelSource,
+  Request,
+  Response,
+  SamplingOptions,
+} from './protocol.ts';
 
 type MapsResponse = Extract<Response, { type: 'maps' }>;
 type DoneResponse = Extract<Response, { type: 'done' }>;
@@ -63,8 +70,12 @@ export class ModelClient {
     });
   }
 
-  load(source: ModelSource, onProgress?: (message: string) => void): Promise<ModelInfo> {
-    return this.call({ type: 'load', req: this.nextReq++, source }, { onProgress });
+  load(
+    source: ModelSource,
+    onProgress?: (message: string) => void,
+    backend: BackendChoice = 'auto',
+  ): Promise<ModelInfo> {
+    return this.call({ type: 'load', req: this.nextReq++, source, backend }, { onProgress });
   }
 
   generate(

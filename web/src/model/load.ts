@@ -7,6 +7,7 @@
  * files with node:fs, so the name and shape check it does is repeated here in a few lines.
  */
 import { createJsBackend } from '../../../src/backends/js/index.ts';
+import type { Backend } from '../../../src/core/backend.ts';
 import { readSafetensors } from '../../../src/io/safetensors.ts';
 import { type ModelConfig, parseConfig } from '../../../src/model/config.ts';
 import { LanguageModel } from '../../../src/model/lm.ts';
@@ -114,9 +115,15 @@ export interface LoadedModel {
   parameters: number;
 }
 
-export function buildModel(configText: string, weights: Uint8Array, tokenizerText: string): LoadedModel {
+/** The model on `backend` (default: the js backend, float32). */
+export function buildModel(
+  configText: string,
+  weights: Uint8Array,
+  tokenizerText: string,
+  backend: Backend = createJsBackend('f32'),
+): LoadedModel {
   const { config, parameters } = parseModelConfig(configText);
   const tokenizer = parseTokenizer(tokenizerText, config);
   const params = parseWeights(weights, config);
-  return { model: new LanguageModel(config, params, createJsBackend('f32')), tokenizer, config, parameters };
+  return { model: new LanguageModel(config, params, backend), tokenizer, config, parameters };
 }

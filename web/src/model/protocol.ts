@@ -24,8 +24,22 @@ export interface WireLayerMaps {
   p?: Float32Array;
 }
 
+/** Which backend the worker should run: `auto` (wasm when it loads, else js) or one of them. */
+export type BackendChoice = 'auto' | 'wasm' | 'js';
+
+/** The backend a worker runs its model on. */
+export interface BackendInfo {
+  name: 'wasm' | 'js';
+  /** threads computing together (1 for js) */
+  threads: number;
+  /** whether the page is cross-origin isolated (SharedArrayBuffer, so wasm threads) */
+  crossOriginIsolated: boolean;
+  /** why wasm is not used, or runs on one thread (empty when it runs threaded) */
+  note: string;
+}
+
 export type Request =
-  | { type: 'load'; req: number; source: ModelSource }
+  | { type: 'load'; req: number; source: ModelSource; backend?: BackendChoice }
   | { type: 'generate'; req: number; prompt: string; options: SamplingOptions }
   | { type: 'stop' }
   | { type: 'maps'; req: number; ids?: number[]; text?: string; maxTokens: number };
@@ -35,6 +49,7 @@ export interface ModelInfo {
   config: ModelConfig;
   parameters: number;
   loadMs: number;
+  backend: BackendInfo;
 }
 
 export type Response =

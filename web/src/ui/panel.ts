@@ -5,7 +5,14 @@
  */
 import { layerLambdaInit } from '../../../src/model/config.ts';
 import { ModelClient } from '../model/client.ts';
-import type { ModelInfo, ModelSource, Response, SamplingOptions } from '../model/protocol.ts';
+import type {
+  BackendChoice,
+  BackendInfo,
+  ModelInfo,
+  ModelSource,
+  Response,
+  SamplingOptions,
+} from '../model/protocol.ts';
 import {
   lambdaBarsSvg,
   layerColor,
@@ -66,6 +73,17 @@ export interface PanelHooks {
 
 const NONE = '';
 const FOLDER = '__folder__';
+
+/** The backend asked for in the page's address (`?backend=js` or `?backend=wasm`); default auto. */
+function backendChoice(): BackendChoice {
+  const asked = new URLSearchParams(location.search).get('backend');
+  return asked === 'js' || asked === 'wasm' ? asked : 'auto';
+}
+
+/** "wasm (4 threads)", "wasm (1 thread)", "js" */
+export function backendLabel(b: BackendInfo): string {
+  return b.name === 'js' ? 'js' : `wasm (${b.threads} thread${b.threads === 1 ? '' : 's'})`;
+}
 
 export class Panel {
   readonly root: HTMLElement;
@@ -273,9 +291,13 @@ export class Panel {
     this.hooks.changed();
     const client = new ModelClient();
     try {
-      const info = await client.load(source, (m) => {
-        if (token === this.loadToken) this.showMessage(`Loading ${source.name}: ${m}…`, 'info');
-      });
+      const info = await client.load(
+        source,
+        (m) => {
+          if (token === this.loadToken) this.showMessage(`Loading ${source.name}: ${m}…`, 'info');
+        },
+        backendChoice(),
+      );
       if (token !== this.loadToken) {
         client.terminate();
         return;
@@ -314,6 +336,10 @@ export class Panel {
       ...facts.map(([k, v]) => el('span', { class: 'fact' }, el('b', {}, v), ` ${k}`)),
       el('span', { class: 'fact muted' }, `loaded in ${Math.round(info.loadMs)} ms`),
     );
+    const b = info.backend;
+    this.status.textContent = `backend ${backendLabel(b)}${b.note ? ` (${b.note})` : ''}`;
+    this.status.dataset.backend = b.name;
+    this.status.dataset.threads = String(b.threads);
   }
 
   private renderTraining(text: string): void {
@@ -361,7 +387,7 @@ export class Panel {
     const caret = el('span', { class: 'caret' });
     this.output.replaceChildren(promptSpan, genSpan, caret);
     this.generatedIds = [];
-    this.status.textContent = 'generating…';
+    this.status.textContent = `generating… · backend ${backendLabel(this.info!.backend)}`;
     this.root.classList.add('busy');
     try {
       const done = await this.client.generate(
@@ -376,9 +402,10 @@ export class Panel {
         },
       );
       const rate = done.ids.length / Math.max(1e-3, done.ms / 1000);
-      this.status.textContent = `${done.ids.length} tokens · ${rate.toFixed(1)} tokens/s · stopped by ${done.reason}`;
+      const backend = this.info ? ` · backend ${backendLabel(this.info.backend)}` : '';
+      this.status.textContent = `${done.ids.length} tokens · ${rate.toFixed(1)} tokens/s · stopped by ${done.reason}${backend}`;
     } catch (error) {
-      this.status.textContent = '';
+      this.status.textContent = this.info ? `backend ${backendLabel(this.info.backend)}` : '';
       this.showMessage((error as Error).message, 'error');
     } finally {
       caret.remove();
