@@ -38,5 +38,5 @@ test('web/dist is up to date with the sources (run `npm run build:web` if not)',
   const committed = files(join(repoRoot, 'web/dist'));
   assert.deepEqual([...committed.keys()].sort(), [...fresh.keys()].sort(), 'the same files');
   for (const [name, content] of fresh)
-    assert.ok(committed.get(name) === content, `${name} differs: rebuild with npm run build:web`);
+    assert.ok(committed.get(name)?.equals(content), `${name} differs: rebuild with npm run build:web`);
 });
