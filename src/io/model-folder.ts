@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Backend } from '../core/backend.ts';
 import { configToJSON, type ModelConfig, parseConfig } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
-import { type ParameterSet, parameterShapes } from '../model/parameters.ts';
+import { type ParameterSet, parameterShapes, tensorMismatches } from '../model/parameters.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { type NamedTensor, readSafetensorsFile, writeSafetensorsFile } from './safetensors.ts';
 
@@ -45,16 +45,7 @@ export function parametersFromTensors(
   backend: Backend,
   source: string,
 ): ParameterSet {
-  const expected = parameterShapes(config);
-  const missing = [...expected.keys()].filter((name) => !tensors.has(name));
-  const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));
-  const misshapen: string[] = [];
-  for (const [name, shape] of expected) {
-    const found = tensors.get(name);
-    if (found && (found.shape.length !== shape.length || found.shape.some((n, i) => n !== shape[i]))) {
-      misshapen.push(`${name}: expected [${shape.join(', ')}], found [${found.shape.join(', ')}]`);
-    }
-  }
+  const { missing, unexpected, misshapen } = tensorMismatches(config, tensors);
   const problems = [
     missing.length ? `missing tensors: ${missing.join(', ')}` : '',
     unexpected.length ? `unexpected tensors: ${unexpected.join(', ')}` : '',
@@ -65,7 +56,7 @@ export function parametersFromTensors(
       `${source} does not match its ${config.variant} config: ${problems.join(' | ')}`,
     );
   const params: ParameterSet = new Map();
-  for (const name of expected.keys()) {
+  for (const name of parameterShapes(config).keys()) {
     const data = tensors.get(name)!.data;
     params.set(name, backend.precision === 'f32' ? data : backend.fromArray(data));
   }

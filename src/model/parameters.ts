@@ -116,6 +116,25 @@ export function initParameters(c: ModelConfig, backend: Backend, rng: Rng): Para
   return params;
 }
 
+/** How a set of named tensors differs from the parameters of a config (names in canonical order). */
+export function tensorMismatches(
+  c: ModelConfig,
+  tensors: ReadonlyMap<string, { shape: readonly number[] }>,
+): { missing: string[]; unexpected: string[]; misshapen: string[] } {
+  const expected = parameterShapes(c);
+  const missing: string[] = [];
+  const misshapen: string[] = [];
+  for (const [name, shape] of expected) {
+    const found = tensors.get(name);
+    if (!found) missing.push(name);
+    else if (found.shape.length !== shape.length || found.shape.some((n, i) => n !== shape[i])) {
+      misshapen.push(`${name}: expected [${shape.join(', ')}], found [${found.shape.join(', ')}]`);
+    }
+  }
+  const unexpected = [...tensors.keys()].filter((name) => !expected.has(name));
+  return { missing, unexpected, misshapen };
+}
+
 /** Zero-filled arrays with the same names and sizes (gradients, optimiser moments). */
 export function zerosLike(params: ParameterSet, backend: Backend): ParameterSet {
   const out: ParameterSet = new Map();

@@ -11,7 +11,12 @@ import type { Backend } from '../../../src/core/backend.ts';
 import { readSafetensors } from '../../../src/io/safetensors.ts';
 import { type ModelConfig, parseConfig } from '../../../src/model/config.ts';
 import { LanguageModel } from '../../../src/model/lm.ts';
-import { countParameters, type ParameterSet, parameterShapes } from '../../../src/model/parameters.ts';
+import {
+  countParameters,
+  type ParameterSet,
+  parameterShapes,
+  tensorMismatches,
+} from '../../../src/model/parameters.ts';
 import { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
 
 /** Larger models are refused: the js backend would need minutes per token and gigabytes of memory. */
@@ -89,22 +94,19 @@ export function parseWeights(
   } catch (error) {
     throw new ModelLoadError((error as Error).message);
   }
-  const expected = parameterShapes(config);
-  const problems: string[] = [];
-  for (const [name, shape] of expected) {
-    const found = tensors.get(name);
-    if (!found) problems.push(`missing ${name}`);
-    else if (found.shape.join(',') !== shape.join(','))
-      problems.push(`${name}: expected [${shape.join(', ')}], found [${found.shape.join(', ')}]`);
-  }
-  for (const name of tensors.keys()) if (!expected.has(name)) problems.push(`unexpected ${name}`);
+  const { missing, unexpected, misshapen } = tensorMismatches(config, tensors);
+  const problems = [
+    ...missing.map((name) => `missing ${name}`),
+    ...misshapen,
+    ...unexpected.map((name) => `unexpected ${name}`),
+  ];
   if (problems.length) {
     const shown =
       problems.slice(0, 4).join('; ') + (problems.length > 4 ? `; … (${problems.length} problems)` : '');
     throw new ModelLoadError(`${source} does not match its ${config.variant} config: ${shown}`);
   }
   const params: ParameterSet = new Map();
-  for (const name of expected.keys()) params.set(name, tensors.get(name)!.data);
+  for (const name of parameterShapes(config).keys()) params.set(name, tensors.get(name)!.data);
   return params;
 }
 
