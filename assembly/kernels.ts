@@ -28,6 +28,7 @@ const OP_GEMM: i32 = 3;
 const OP_ATTN_FWD: i32 = 4;
 const OP_ATTN_BWD: i32 = 5;
 const OP_ATTN_REDUCE: i32 = 6;
+const OP_GEMV: i32 = 7;
 
 /** This instance's thread index (0: the caller's thread); selects its scratch region. */
 let tid: i32 = 0;
@@ -87,6 +88,11 @@ function runChunk(op: i32, c: i32): void {
     const per = argI(6);
     const np = (argI(3) + 7) >> 3;
     packB(argP(0), argI(1), argI(2) != 0, argI(3), argI(4), argP(5), c * per, imin(np, (c + 1) * per));
+  } else if (op == OP_GEMV) {
+    // 0 m, 1 n, 2 k, 3 A, 4 lda, 5 B, 6 ldb, 7 C, 8 ldc, 9 acc, 10 columns per chunk
+    const per = argI(10);
+    const j0 = c * per;
+    gemvRows(argI(0), argI(2), argP(3), argI(4), argP(5), argI(6), argP(7), argI(8), argI(9) != 0, j0, imin(argI(1), j0 + per));
   } else if (op == OP_ATTN_FWD) {
     attentionForwardChunk(c);
   } else if (op == OP_ATTN_BWD) {
@@ -341,6 +347,67 @@ function gemm(m: i32, n: i32, k: i32, A: usize, lda: i32, transA: bool, B: usize
   packA(A, lda, transA, m, k, AP, 0, nb);
   packB(B, ldb, nn, n, k, BP, 0, (n + 7) >> 3);
   gemmBlocks(m, n, k, AP, BP, C, ldc, acc, 0, nb, causal, off);
+}
+
+/**
+ * A few rows times a weight matrix, unpacked: C[i, j] (+)= Σ_p A[i·lda + p]·B[j·ldb + p] for i < m and
+ * j in [j0, j1) (the NT form). Each output is one contiguous dot product over a row of B, so nothing
+ * is packed: for m = 1 (decoding one token) packing B would cost as much as the product itself.
+ */
+function gemvRows(m: i32, k: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, acc: bool, j0: i32, j1: i32): void {
+  for (let i = 0; i < m; i++) {
+    const a = at(A, i * lda);
+    const c = at(C, i * ldc);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const b0 = at(B, j * ldb);
+      const b1 = at(B, (j + 1) * ldb);
+      const b2 = at(B, (j + 2) * ldb);
+      const b3 = at(B, (j + 3) * ldb);
+      let s0 = f4(0);
+      let s1 = f4(0);
+      let s2 = f4(0);
+      let s3 = f4(0);
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const off = <usize>p << 2;
+        const x = v128.load(a + off);
+        s0 = f32x4.add(s0, f32x4.mul(x, v128.load(b0 + off)));
+        s1 = f32x4.add(s1, f32x4.mul(x, v128.load(b1 + off)));
+        s2 = f32x4.add(s2, f32x4.mul(x, v128.load(b2 + off)));
+        s3 = f32x4.add(s3, f32x4.mul(x, v128.load(b3 + off)));
+      }
+      // horizontal sums of the four accumulators into one vector [Σs0, Σs1, Σs2, Σs3]
+      const t01 = f32x4.add(f32x4.shuffle(s0, s1, 0, 4, 1, 5), f32x4.shuffle(s0, s1, 2, 6, 3, 7));
+      const t23 = f32x4.add(f32x4.shuffle(s2, s3, 0, 4, 1, 5), f32x4.shuffle(s2, s3, 2, 6, 3, 7));
+      let sums = f32x4.add(f32x4.shuffle(t01, t23, 0, 1, 4, 5), f32x4.shuffle(t01, t23, 2, 3, 6, 7));
+      for (; p < k; p++) {
+        const x = f4(load<f32>(at(a, p)));
+        const off = <usize>p << 2;
+        const col = f32x4.replace_lane(
+          f32x4.replace_lane(
+            f32x4.replace_lane(f32x4.splat(load<f32>(b0 + off)), 1, load<f32>(b1 + off)),
+            2,
+            load<f32>(b2 + off),
+          ),
+          3,
+          load<f32>(b3 + off),
+        );
+        sums = f32x4.add(sums, f32x4.mul(x, col));
+      }
+      const out = at(c, j);
+      v128.store(out, acc ? f32x4.add(v128.load(out), sums) : sums);
+    }
+    for (; j < j1; j++) {
+      const t = dot(a, at(B, j * ldb), k);
+      store<f32>(at(c, j), acc ? load<f32>(at(c, j)) + t : t);
+    }
+  }
+}
+
+/** gemvRows over every column on the calling thread. */
+export function gemvDirect(m: i32, n: i32, k: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, acc: i32): void {
+  gemvRows(m, k, A, lda, B, ldb, C, ldc, acc != 0, 0, n);
 }
 
 /** The whole multiply on the calling thread, for small problems. */
@@ -1027,13 +1094,28 @@ export function swigluBackward(dh: usize, gate: usize, up: usize, dGate: usize, 
 
 /**
  * Rows [r0, r1) of logits [rows, V]: lossRow[r] (f64) = logsumexp − logit[target],
- * dLogits = (softmax − onehot) / rows. Targets must be in range (checked by the wrapper).
+ * dLogits = (softmax − onehot) / scored; rows with target −1 are not scored (zero loss and gradient).
+ * Targets must be in range or −1 (checked by the wrapper).
  */
-export function crossEntropy(logits: usize, targets: usize, dLogits: usize, lossRow: usize, rows: i32, V: i32): void {
-  const invRows: f32 = 1 / <f32>rows;
+export function crossEntropy(
+  logits: usize,
+  targets: usize,
+  dLogits: usize,
+  lossRow: usize,
+  rows: i32,
+  scored: i32,
+  V: i32,
+): void {
+  const invRows: f32 = 1 / <f32>scored;
   for (let r = 0; r < rows; r++) {
     const row = at(logits, r * V);
     const drow = at(dLogits, r * V);
+    const target = load<i32>(at(targets, r));
+    if (target < 0) {
+      memory.fill(drow, 0, <usize>V << 2);
+      store<f64>(lossRow + (<usize>r << 3), 0);
+      continue;
+    }
     let mv = f4(-Infinity);
     let i = 0;
     for (; i + 4 <= V; i += 4) mv = f32x4.max(mv, v128.load(at(row, i)));
@@ -1053,7 +1135,6 @@ export function crossEntropy(logits: usize, targets: usize, dLogits: usize, loss
       store<f32>(at(drow, i), e);
       sum += e;
     }
-    const target = load<i32>(at(targets, r));
     const logSum: f64 = logd(<f64>sum) + <f64>mx;
     store<f64>(lossRow + (<usize>r << 3), logSum - <f64>load<f32>(at(row, target)));
     const k: f32 = invRows / sum;

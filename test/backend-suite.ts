@@ -8,7 +8,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createJsBackend } from '../src/backends/js/index.ts';
-import type { AttentionGeometry, Backend, DifferentialCombine, Floats } from '../src/core/backend.ts';
+import {
+  type AttentionGeometry,
+  type Backend,
+  type DifferentialCombine,
+  type Floats,
+  IGNORE_TARGET,
+} from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { attentionGeometry } from '../src/model/attention.ts';
 import { type ModelConfig, parseConfig } from '../src/model/config.ts';
@@ -240,6 +246,8 @@ export function describeBackendParity(label: string, backend: Backend): void {
       for (const [rows, inDim, outDim] of [
         [1, 1, 1],
         [1, 17, 5],
+        [2, 333, 1030],
+        [3, 512, 301],
         [7, 13, 5],
         [33, 65, 17],
         [130, 67, 129],
@@ -335,6 +343,54 @@ export function describeBackendParity(label: string, backend: Backend): void {
         () => backend.crossEntropy(randomF32(rng, 6), Int32Array.of(0, 3), 2, 3),
         /outside the vocabulary/,
       );
+      assert.throws(
+        () => backend.crossEntropy(randomF32(rng, 6), Int32Array.of(0, -2), 2, 3),
+        /outside the vocabulary/,
+      );
+    });
+
+    test('cross-entropy with ignored targets scores only the other rows', () => {
+      for (const [rows, V] of [
+        [5, 7],
+        [300, 257],
+      ]) {
+        const logits = randomF32(rng, rows * V, 2);
+        const targets = Int32Array.from({ length: rows }, (_, r) =>
+          r % 3 === 1 ? IGNORE_TARGET : rng.int(V),
+        );
+        const a = backend.crossEntropy(logits, targets, rows, V);
+        close(
+          `xent ignored ${rows}×${V} vs oracle`,
+          a.dLogits,
+          oracle.crossEntropy(logits, targets, rows, V).dLogits,
+        );
+        // The same as the cross-entropy of the scored rows alone.
+        const kept = [...targets.keys()].filter((r) => targets[r] !== IGNORE_TARGET);
+        const subLogits = new Float32Array(kept.length * V);
+        for (const [i, r] of kept.entries()) subLogits.set(logits.subarray(r * V, (r + 1) * V), i * V);
+        const sub = backend.crossEntropy(
+          subLogits,
+          Int32Array.from(kept, (r) => targets[r]),
+          kept.length,
+          V,
+        );
+        close(`xent ignored ${rows}×${V} loss`, a.loss, sub.loss, 1e-5);
+        for (const [i, r] of kept.entries())
+          close(
+            `xent ignored row ${r}`,
+            a.dLogits.subarray(r * V, (r + 1) * V),
+            sub.dLogits.subarray(i * V, (i + 1) * V),
+          );
+        for (let r = 0; r < rows; r++)
+          if (targets[r] === IGNORE_TARGET)
+            assert.ok(
+              a.dLogits.subarray(r * V, (r + 1) * V).every((x) => x === 0),
+              `row ${r} gradient is zero`,
+            );
+      }
+      const none = backend.crossEntropy(randomF32(rng, 6), Int32Array.of(IGNORE_TARGET, IGNORE_TARGET), 2, 3);
+      assert.equal(none.loss, 0);
+      assert.ok(none.dLogits.every((x) => x === 0));
     });
 
     test('addInPlace and scaleInPlace', () => {

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createJsBackend } from '../src/backends/js/index.ts';
-import type { AttentionGeometry, DifferentialCombine, Floats } from '../src/core/backend.ts';
+import {
+  type AttentionGeometry,
+  type DifferentialCombine,
+  type Floats,
+  IGNORE_TARGET,
+} from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { randomArray } from './helpers.ts';
 
@@ -116,6 +121,9 @@ test('cross-entropy gradient', () => {
   const targets = Int32Array.of(0, 5, 2);
   const f = () => backend.crossEntropy(logits, targets, rows, V).loss;
   expectGradient('dLogits', f, logits, backend.crossEntropy(logits, targets, rows, V).dLogits);
+  const masked = Int32Array.of(0, IGNORE_TARGET, 2);
+  const g = () => backend.crossEntropy(logits, masked, rows, V).loss;
+  expectGradient('dLogits (a row ignored)', g, logits, backend.crossEntropy(logits, masked, rows, V).dLogits);
   assert.throws(
     () => backend.crossEntropy(logits, Int32Array.of(0, 6, 2), rows, V),
     /outside the vocabulary/,

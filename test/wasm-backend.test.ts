@@ -61,3 +61,31 @@ test('dispose stops the workers; the backend keeps working on the calling thread
   close('y, new runtime', again.linearForward(x, w, 200, 96, 64), oracle.linearForward(x, w, 200, 96, 64));
   again.dispose();
 });
+
+test('held weights: the same results as copied ones, and forgotten on release', () => {
+  const backend = createWasmBackend({ threads: 2 });
+  const rng = new Rng(6);
+  const w = randomF32(rng, 300 * 96);
+  const norm = randomF32(rng, 96);
+  for (const rows of [1, 3, 40]) {
+    const x = randomF32(rng, rows * 96);
+    const expected = oracle.linearForward(x, w, rows, 96, 300);
+    const release = backend.holdWeights!([w, norm]);
+    close(`y held (${rows} rows)`, backend.linearForward(x, w, rows, 96, 300), expected);
+    close(
+      `rms held (${rows} rows)`,
+      backend.rmsNormForward(x, norm, rows, 96, 1e-5).y,
+      oracle.rmsNormForward(x, norm, rows, 96, 1e-5).y,
+    );
+    backend.holdWeights!([x])(); // a second hold (and its release) changes nothing
+    close(`y held, after a second hold (${rows} rows)`, backend.linearForward(x, w, rows, 96, 300), expected);
+    release();
+    w[0] += 1; // after the release a change is seen again
+    close(
+      `y after release (${rows} rows)`,
+      backend.linearForward(x, w, rows, 96, 300),
+      oracle.linearForward(x, w, rows, 96, 300),
+    );
+  }
+  backend.dispose();
+});

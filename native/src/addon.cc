@@ -3,6 +3,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -226,7 +227,7 @@ napi_value SwigluBackward(napi_env env, const Args& a) {
   return undefinedValue(env);
 }
 
-// crossEntropy(logits, targets, rows, vocab, dLogits) → loss — targets validated by the caller
+// crossEntropy(logits, targets, rows, vocab, dLogits) → mean loss over the scored rows (target ≠ −1)
 napi_value CrossEntropy(napi_env env, const Args& a) {
   const int rows = a.integer(2), vocab = a.integer(3);
   size_t nl, nt, nd;
@@ -235,8 +236,16 @@ napi_value CrossEntropy(napi_env env, const Args& a) {
   float* dLogits = a.f32(4, &nd);
   const size_t n = static_cast<size_t>(rows) * vocab;
   require(nl >= n && nd >= n && nt >= static_cast<size_t>(rows), "crossEntropy: array too short");
-  for (int r = 0; r < rows; r++) require(targets[r] >= 0 && targets[r] < vocab, "crossEntropy: target out of range");
-  return number(env, dt::crossEntropy(logits, targets, rows, vocab, dLogits));
+  int scored = 0;
+  for (int r = 0; r < rows; r++) {
+    require(targets[r] == -1 || (targets[r] >= 0 && targets[r] < vocab), "crossEntropy: target out of range");
+    scored += targets[r] >= 0;
+  }
+  if (scored == 0) {
+    std::fill(dLogits, dLogits + n, 0.0f);
+    return number(env, 0);
+  }
+  return number(env, dt::crossEntropy(logits, targets, rows, vocab, scored, dLogits));
 }
 
 // addInPlace(a, b)

@@ -247,13 +247,18 @@ void swigluBackward(const float* dh, const float* gate, const float* up, size_t 
 
 // ---- cross-entropy ------------------------------------------------------------------------------
 
-double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, float* dLogits) {
+// Rows whose target is −1 are not scored (zero gradient); `scored` counts the others (> 0).
+double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, int scored, float* dLogits) {
   double total = 0;
-  const float invRows = 1.0f / rows;
+  const float invRows = 1.0f / scored;
 #pragma omp parallel for schedule(static) reduction(+ : total) if (static_cast<size_t>(rows) * vocab > kParallelMin)
   for (int r = 0; r < rows; r++) {
     const float* lr = logits + static_cast<size_t>(r) * vocab;
     float* dr = dLogits + static_cast<size_t>(r) * vocab;
+    if (targets[r] < 0) {
+      std::fill(dr, dr + vocab, 0.0f);
+      continue;
+    }
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
     for (int v = 0; v < vocab; v++) mx = lr[v] > mx ? lr[v] : mx;
@@ -271,7 +276,7 @@ double crossEntropy(const float* logits, const int32_t* targets, int rows, int v
     for (int v = 0; v < vocab; v++) dr[v] *= scale;
     dr[targets[r]] -= invRows;
   }
-  return total / rows;
+  return total / scored;
 }
 
 void addInPlace(float* a, const float* b, size_t n) {

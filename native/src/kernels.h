@@ -31,7 +31,7 @@ void rope(float* x, int batch, int seq, int heads, int dim, int pos0, double the
 void swigluForward(const float* gate, const float* up, size_t n, float* h);
 void swigluBackward(const float* dh, const float* gate, const float* up, size_t n, float* dGate, float* dUp);
 /** returns the mean loss; fills dLogits */
-double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, float* dLogits);
+double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, int scored, float* dLogits);
 void addInPlace(float* a, const float* b, size_t n);
 void scaleInPlace(float* x, size_t n, float c);
 

@@ -140,7 +140,11 @@ export interface Backend {
   swigluForward(gate: Floats, up: Floats): Floats;
   swigluBackward(dh: Floats, gate: Floats, up: Floats): { dGate: Floats; dUp: Floats };
 
-  /** Mean cross-entropy over rows of logits [rows, V]; also d loss / d logits. */
+  /**
+   * Mean cross-entropy over the scored rows of logits [rows, V]; also d loss / d logits. A row whose
+   * target is IGNORE_TARGET (−1) is not scored: it adds nothing to the loss and its gradient is zero
+   * (answer-only losses, padding). With no scored row the loss is 0.
+   */
   crossEntropy(
     logits: Floats,
     targets: Int32Array,
@@ -148,8 +152,37 @@ export interface Backend {
     vocab: number,
   ): { loss: number; dLogits: Floats };
 
+  /**
+   * Optional: keep `arrays` (a model's weights) where the kernels read them until the returned
+   * release is called, instead of copying them in for every op; the caller promises not to change
+   * them meanwhile (inference, e.g. generation). Backends that read arrays in place do without it.
+   */
+  holdWeights?(arrays: Iterable<Floats>): () => void;
+
   /** a += b */
   addInPlace(a: Floats, b: Floats): void;
   /** x *= c */
   scaleInPlace(x: Floats, c: number): void;
+}
+
+/** The target id of a row that is not scored by crossEntropy (padding, prompt tokens). */
+export const IGNORE_TARGET = -1;
+
+/**
+ * Validates the first `rows` targets (an id in [0, vocab) or IGNORE_TARGET) and returns how many are
+ * scored. Every backend's crossEntropy calls it before its kernel.
+ */
+export function countScoredTargets(targets: Int32Array, rows: number, vocab: number): number {
+  if (targets.length < rows) throw new RangeError(`expected ${rows} targets, found ${targets.length}`);
+  let scored = 0;
+  for (let r = 0; r < rows; r++) {
+    const target = targets[r];
+    if (target === IGNORE_TARGET) continue;
+    if (!(target >= 0 && target < vocab))
+      throw new RangeError(
+        `target id ${target} at row ${r} is outside the vocabulary [0, ${vocab}) (and is not the ignored target ${IGNORE_TARGET})`,
+      );
+    scored++;
+  }
+  return scored;
 }

@@ -32,13 +32,18 @@ export function* generateTokens(
   const cache = useCache ? model.createCache() : undefined;
   const sequence = [...prompt];
   let input = Int32Array.from(prompt);
-  for (let i = 0; i < o.maxTokens; i++) {
-    const { logits } = model.forward(input, 1, input.length, { cache });
-    const next = sampleToken(logits.subarray(logits.length - V), o, rng);
-    if (next === o.stopId) return;
-    yield next;
-    sequence.push(next);
-    input = useCache ? Int32Array.of(next) : Int32Array.from(sequence);
+  const release = model.holdWeights(); // the weights stay put while we generate
+  try {
+    for (let i = 0; i < o.maxTokens; i++) {
+      const { logits } = model.forward(input, 1, input.length, { cache });
+      const next = sampleToken(logits.subarray(logits.length - V), o, rng);
+      if (next === o.stopId) return;
+      yield next;
+      sequence.push(next);
+      input = useCache ? Int32Array.of(next) : Int32Array.from(sequence);
+    }
+  } finally {
+    release();
   }
 }
 

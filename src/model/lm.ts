@@ -79,6 +79,14 @@ export class LanguageModel {
     }
   }
 
+  /**
+   * Let the backend keep the weights where its kernels read them until the returned release is
+   * called (see Backend.holdWeights); the weights must not change meanwhile. Generation uses it.
+   */
+  holdWeights(): () => void {
+    return this.backend.holdWeights?.(this.params.values()) ?? (() => {});
+  }
+
   /** An empty cache for incremental decoding. */
   createCache(): KvCache {
     const layers: LayerCache[] = [];
@@ -295,13 +303,18 @@ export class LanguageModel {
     const sequence = [...prompt];
     const cache = useCache ? this.createCache() : undefined;
     let pending = Int32Array.from(prompt);
-    for (let i = 0; i < count; i++) {
-      const input = cache ? pending : Int32Array.from(sequence);
-      const { logits } = this.forward(input, 1, input.length, { cache });
-      const next = argmaxLast(logits);
-      out.push(next);
-      sequence.push(next);
-      pending = Int32Array.of(next);
+    const release = this.holdWeights();
+    try {
+      for (let i = 0; i < count; i++) {
+        const input = cache ? pending : Int32Array.from(sequence);
+        const { logits } = this.forward(input, 1, input.length, { cache });
+        const next = argmaxLast(logits);
+        out.push(next);
+        sequence.push(next);
+        pending = Int32Array.of(next);
+      }
+    } finally {
+      release();
     }
     return out;
   }

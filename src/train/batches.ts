@@ -24,7 +24,13 @@ export interface SamplerState {
   drawn: number;
 }
 
-export class BatchSampler {
+/** A seeded source of training batches whose state can be saved and restored exactly. */
+export interface Sampler {
+  next(): Batch;
+  state(): SamplerState;
+}
+
+export class BatchSampler implements Sampler {
   private readonly tokens: Int32Array;
   private readonly batch: number;
   private readonly seq: number;

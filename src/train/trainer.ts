@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend } from '../backends/index.ts';
+import { IGNORE_TARGET } from '../core/backend.ts';
 import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { saveModelFolder } from '../io/model-folder.ts';
@@ -18,9 +19,11 @@ import { LanguageModel } from '../model/lm.ts';
 import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
 import { ADAMW_DEFAULTS, type AdamWState, adamwStep, clipGradients, isDecayed } from './adamw.ts';
-import { BatchSampler, evaluationBatches } from './batches.ts';
+import type { SamplerState } from './batches.ts';
+import { type Batch, BatchSampler, evaluationBatches, type Sampler } from './batches.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadCorpus, splitTokens } from './corpus.ts';
+import { checkExamples, ExampleSampler, exampleEvaluationBatches, type TrainingExample } from './examples.ts';
 import { appendMetrics, type MetricsRecord, truncateMetrics } from './metrics.ts';
 import { getPreset, type Preset, presetConfig } from './presets.ts';
 import { createProgress } from './progress.ts';
@@ -59,6 +62,12 @@ export interface TrainOptions {
   modelOverrides?: Partial<ModelConfig>;
   /** Keep DIFF V1's λ vectors at their initial values (ablation "λ frozen"). */
   freezeLambda?: boolean;
+  /**
+   * Library use: train on supervised examples instead of running text (needs `tokenizer`): one
+   * example per batch row, only its scored targets count (see examples.ts). Validation loss and bits
+   * per byte are then over the validation examples' scored targets.
+   */
+  examples?: { train: TrainingExample[]; val: TrainingExample[] };
 }
 
 export interface TrainResult {
@@ -85,11 +94,14 @@ function resolveSettings(o: TrainOptions) {
     throw new TrainingError(`--variant must be one of ${VARIANTS.join(', ')}, found "${o.variant}"`);
   const preset = typeof o.preset === 'string' ? getPreset(o.preset) : o.preset;
   const d = preset.training;
+  if (o.examples && !o.tokenizer)
+    throw new TrainingError('training on examples needs the tokenizer they were encoded with');
   const settings = {
     variant: o.variant,
     preset: preset.name,
-    data:
-      o.text !== undefined
+    data: o.examples
+      ? [`examples sha256:${examplesHash(o.examples)}`]
+      : o.text !== undefined
         ? [`text sha256:${createHash('sha256').update(o.text).digest('hex')}`]
         : (o.data ?? []),
     steps: o.steps ?? d.steps,
@@ -117,6 +129,52 @@ function resolveSettings(o: TrainOptions) {
   return { preset, settings };
 }
 
+function examplesHash(examples: NonNullable<TrainOptions['examples']>): string {
+  const hash = createHash('sha256');
+  for (const part of [examples.train, examples.val]) {
+    hash.update(`${part.length};`);
+    for (const e of part) {
+      hash.update(new Uint8Array(e.inputs.buffer, e.inputs.byteOffset, e.inputs.byteLength));
+      hash.update(new Uint8Array(e.targets.buffer, e.targets.byteOffset, e.targets.byteLength));
+    }
+  }
+  return hash.digest('hex');
+}
+
+/** The training sampler, validation batches and bytes per scored token of text or examples. */
+function trainingData(
+  o: TrainOptions,
+  tokenizer: Tokenizer,
+  settings: { batch: number; seq: number; seed: number },
+) {
+  const { batch, seq, seed } = settings;
+  if (o.examples) {
+    const { train: trainSet, val } = o.examples;
+    try {
+      checkExamples(trainSet, seq, tokenizer.vocabSize, 'training examples');
+      checkExamples(val, seq, tokenizer.vocabSize, 'validation examples');
+    } catch (e) {
+      throw new TrainingError((e as Error).message);
+    }
+    const scored = val.flatMap((e) => [...e.targets].filter((t) => t !== IGNORE_TARGET));
+    return {
+      createSampler: () => new ExampleSampler(trainSet, batch, seq, seed + 1),
+      restoreSampler: (state: SamplerState) => ExampleSampler.restore(trainSet, batch, seq, state),
+      evalSet: exampleEvaluationBatches(val, batch, seq, MAX_EVAL_BATCHES),
+      bytesPerToken: tokenizer.decodeBytes(scored).length / scored.length,
+    };
+  }
+  const corpus = o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
+  const ids = Int32Array.from(tokenizer.encode(corpus.text));
+  const { train: trainIds, val: valIds } = splitTokens(ids, VALIDATION_FRACTION, seq + 1);
+  return {
+    createSampler: () => new BatchSampler(trainIds, batch, seq, seed + 1),
+    restoreSampler: (state: SamplerState) => BatchSampler.restore(trainIds, batch, seq, state),
+    evalSet: evaluationBatches(valIds, batch, seq, MAX_EVAL_BATCHES),
+    bytesPerToken: tokenizer.decodeBytes(Array.from(valIds)).length / valIds.length,
+  };
+}
+
 function prepareOutputFolder(out: string, resume: boolean): void {
   if (resume) {
     if (!hasCheckpoint(out))
@@ -131,6 +189,8 @@ function prepareOutputFolder(out: string, resume: boolean): void {
   mkdirSync(out, { recursive: true });
 }
 
+const scoredTargets = (b: Batch): number => b.targets.reduce((n, t) => n + (t === IGNORE_TARGET ? 0 : 1), 0);
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const { preset, settings } = resolveSettings(o);
@@ -140,7 +200,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const backend = createBackend(o.backend ?? 'auto');
 
   // Data and tokenizer (a resumed run reuses the saved tokenizer; training it again gives the same one).
-  const corpus = o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
   const tokenizerPath = join(o.out, TOKENIZER_FILE);
   let tokenizer: Tokenizer;
   if (o.tokenizer) {
@@ -148,13 +207,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
   } else if (o.resume && existsSync(tokenizerPath)) tokenizer = Tokenizer.fromFile(tokenizerPath);
   else {
+    const corpus = o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
     tokenizer = trainTokenizer(corpus.text, { vocabSize: settings.vocab });
     writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
     writeFileAtomic(join(o.out, 'tokenizer_config.json'), JSON.stringify(HF_TOKENIZER_CONFIG, null, 2));
   }
-  const ids = Int32Array.from(tokenizer.encode(corpus.text));
-  const { train: trainIds, val: valIds } = splitTokens(ids, VALIDATION_FRACTION, settings.seq + 1);
-  const bytesPerToken = tokenizer.decodeBytes(Array.from(valIds)).length / valIds.length;
+  const data = trainingData(o, tokenizer, settings);
+  const { bytesPerToken } = data;
 
   // Model, optimiser and sampler: fresh or from the checkpoint.
   const config = parseConfig({
@@ -163,7 +222,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   });
   let model: LanguageModel;
   let optimiser: AdamWState;
-  let sampler: BatchSampler;
+  let sampler: Sampler;
   let startStep = 0;
   if (o.resume) {
     const ckpt = loadCheckpoint(o.out, backend);
@@ -177,13 +236,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     model = new LanguageModel(ckpt.state.config, ckpt.params, backend);
     optimiser = ckpt.optimiser;
-    sampler = BatchSampler.restore(trainIds, settings.batch, settings.seq, ckpt.state.sampler);
+    sampler = data.restoreSampler(ckpt.state.sampler);
     startStep = ckpt.state.step;
     truncateMetrics(o.out, startStep);
   } else {
     model = new LanguageModel(config, initParameters(config, backend, new Rng(settings.seed)), backend);
     optimiser = { step: 0, m: zerosLike(model.params, backend), v: zerosLike(model.params, backend) };
-    sampler = new BatchSampler(trainIds, settings.batch, settings.seq, settings.seed + 1);
+    sampler = data.createSampler();
   }
   const shapes = parameterShapes(model.config);
   const decayed = new Set(
@@ -198,17 +257,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     totalSteps: settings.steps,
     finalFraction: 0.04,
   };
-  const evalSet = evaluationBatches(valIds, settings.batch, settings.seq, MAX_EVAL_BATCHES);
-
+  // Validation loss: the mean over every scored target of the fixed validation batches.
+  const evalSet = data.evalSet.map((b) => {
+    const n = b.count * settings.seq;
+    const inputs = b.inputs.subarray(0, n);
+    const targets = b.targets.subarray(0, n);
+    return { inputs, targets, count: b.count, scored: scoredTargets({ inputs, targets }) };
+  });
   const evaluate = (): number => {
     let total = 0;
-    let rows = 0;
+    let scored = 0;
     for (const b of evalSet) {
-      const n = b.count * settings.seq;
-      total += model.loss(b.inputs.subarray(0, n), b.targets.subarray(0, n), b.count, settings.seq) * b.count;
-      rows += b.count;
+      if (b.scored === 0) continue;
+      total += model.loss(b.inputs, b.targets, b.count, settings.seq) * b.scored;
+      scored += b.scored;
     }
-    return total / rows;
+    return total / scored;
   };
   const save = (step: number) => {
     saveCheckpoint(o.out, model.params, optimiser, {

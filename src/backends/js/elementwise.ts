@@ -1,5 +1,5 @@
 /** Embedding lookup, SwiGLU, cross-entropy and small elementwise helpers of the `js` backend. */
-import type { Floats } from '../../core/backend.ts';
+import { countScoredTargets, type Floats, IGNORE_TARGET } from '../../core/backend.ts';
 
 type Alloc = (length: number) => Floats;
 
@@ -52,7 +52,7 @@ export function swigluBackward(
   return { dGate, dUp };
 }
 
-/** Mean over rows of −log softmax(logits)[target]; dLogits = (softmax − onehot) / rows. */
+/** Mean over scored rows of −log softmax(logits)[target]; dLogits = (softmax − onehot) / scored. */
 export function crossEntropy(
   alloc: Alloc,
   logits: Floats,
@@ -60,12 +60,12 @@ export function crossEntropy(
   rows: number,
   vocab: number,
 ): { loss: number; dLogits: Floats } {
+  const scored = countScoredTargets(targets, rows, vocab);
   const dLogits = alloc(rows * vocab);
   let total = 0;
   for (let r = 0; r < rows; r++) {
     const target = targets[r];
-    if (!(target >= 0 && target < vocab))
-      throw new RangeError(`target id ${target} at row ${r} is outside the vocabulary [0, ${vocab})`);
+    if (target === IGNORE_TARGET) continue;
     const off = r * vocab;
     let max = Number.NEGATIVE_INFINITY;
     for (let v = 0; v < vocab; v++) if (logits[off + v] > max) max = logits[off + v];
@@ -73,10 +73,10 @@ export function crossEntropy(
     for (let v = 0; v < vocab; v++) sum += Math.exp(logits[off + v] - max);
     const logSum = Math.log(sum) + max;
     total += logSum - logits[off + target];
-    for (let v = 0; v < vocab; v++) dLogits[off + v] = Math.exp(logits[off + v] - logSum) / rows;
-    dLogits[off + target] -= 1 / rows;
+    for (let v = 0; v < vocab; v++) dLogits[off + v] = Math.exp(logits[off + v] - logSum) / scored;
+    dLogits[off + target] -= 1 / scored;
   }
-  return { loss: total / rows, dLogits };
+  return { loss: scored > 0 ? total / scored : 0, dLogits };
 }
 
 export function addInPlace(a: Floats, b: Floats): void {

@@ -16,6 +16,7 @@ import type {
   Backend,
   Floats,
 } from '../../core/backend.ts';
+import { countScoredTargets } from '../../core/backend.ts';
 import { checkGeometry } from '../js/attention.ts';
 import { createJsBackend } from '../js/index.ts';
 import { type Addon, loadNativeAddon } from './addon.ts';
@@ -207,7 +208,7 @@ export function createNativeBackend(): Backend {
     },
 
     crossEntropy(logits, targets, rows, vocab) {
-      checkTokens(targets.subarray(0, rows), vocab, 'target', 'row');
+      countScoredTargets(targets, rows, vocab);
       const dLogits = alloc(rows * vocab);
       const loss = addon.crossEntropy(f32(logits), targets, rows, vocab, dLogits);
       return { loss, dLogits };

@@ -17,6 +17,7 @@ import type {
   DifferentialCombine,
   Floats,
 } from '../../core/backend.ts';
+import { countScoredTargets } from '../../core/backend.ts';
 import { checkGeometry } from '../js/attention.ts';
 import { OP_ATTN_BWD, OP_ATTN_FWD, OP_ATTN_REDUCE, unsharedModuleBytes, WasmRuntime } from './runtime.ts';
 import { hardwareThreads, workersSupported } from './threads.ts';
@@ -181,6 +182,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       if (sharedRuntimes.get(threads) === rt) sharedRuntimes.delete(threads);
       rt.dispose();
     },
+    holdWeights: (arrays: Iterable<Floats>) => rt.hold(arrays),
     zeros: (length: number): Floats => new Float32Array(length),
     fromArray: (values: ArrayLike<number>): Floats => Float32Array.from(values),
 
@@ -427,20 +429,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
     },
 
     crossEntropy(logits: Floats, targets: Int32Array, rows: number, vocab: number) {
-      for (let r = 0; r < rows; r++) {
-        const target = targets[r];
-        if (!(target >= 0 && target < vocab))
-          throw new RangeError(`target id ${target} at row ${r} is outside the vocabulary [0, ${vocab})`);
-      }
+      const scored = countScoredTargets(targets, rows, vocab);
+      if (scored === 0) return { loss: 0, dLogits: new Float32Array(rows * vocab) };
       rt.reset();
       const pl = rt.put(logits);
       const pt = rt.putInt(targets.subarray(0, rows));
       const pd = rt.alloc(rows * vocab);
       const pLoss = rt.alloc(rows * 2);
-      k.crossEntropy(pl, pt, pd, pLoss, rows, vocab);
+      k.crossEntropy(pl, pt, pd, pLoss, rows, scored, vocab);
       let total = 0;
       for (const x of rt.getF64(pLoss, rows)) total += x;
-      return { loss: total / rows, dLogits: rt.get(pd, rows * vocab) };
+      return { loss: total / scored, dLogits: rt.get(pd, rows * vocab) };
     },
 
     addInPlace(a: Floats, b: Floats): void {

@@ -21,6 +21,10 @@ export const OP_GEMM = 3;
 export const OP_ATTN_FWD = 4;
 export const OP_ATTN_BWD = 5;
 export const OP_ATTN_REDUCE = 6;
+export const OP_GEMV = 7;
+
+/** Row counts below this multiply unpacked (gemvRows): decoding, tiny batches. */
+const GEMV_MAX_ROWS = 4;
 
 /**
  * A copy of the module bytes whose imported memory is unshared (flag 0x03 → 0x01 in the import's
@@ -79,6 +83,18 @@ export interface KernelExports {
   heapBase(): number;
   work(): void;
   attentionScratchBytes(S: number, d: number, dv: number): number;
+  gemvDirect(
+    m: number,
+    n: number,
+    k: number,
+    A: number,
+    lda: number,
+    B: number,
+    ldb: number,
+    C: number,
+    ldc: number,
+    acc: number,
+  ): void;
   gemmDirect(
     m: number,
     n: number,
@@ -134,6 +150,7 @@ export interface KernelExports {
     dLogits: number,
     lossRow: number,
     rows: number,
+    scored: number,
     V: number,
   ): void;
   rope(x: number, cosT: number, sinT: number, batch: number, seq: number, heads: number, dim: number): void;
@@ -158,6 +175,10 @@ export class WasmRuntime {
   private i32!: Int32Array;
   private f64!: Float64Array;
   private top = ARENA_START;
+  /** Where the arena starts: above the held arrays, if any. */
+  private base = ARENA_START;
+  /** Held arrays (weights during inference) and their copies below the arena. */
+  private readonly held = new Map<Floats, number>();
   private tag = 0;
 
   /**
@@ -195,7 +216,25 @@ export class WasmRuntime {
 
   /** Forget every arena allocation (before each op). */
   reset(): void {
-    this.top = ARENA_START;
+    this.top = this.base;
+  }
+
+  /**
+   * Copy `arrays` once into memory below the arena, where they stay until the returned release is
+   * called; meanwhile `put` of one of them returns its copy instead of copying it again. The caller
+   * promises not to change them until then. While arrays are held, a second hold is a no-op.
+   */
+  hold(arrays: Iterable<Floats>): () => void {
+    if (this.held.size > 0) return () => {};
+    this.base = ARENA_START;
+    this.reset();
+    for (const a of arrays) if (!this.held.has(a)) this.held.set(a, this.put(a));
+    this.base = this.top;
+    return () => {
+      this.held.clear();
+      this.base = ARENA_START;
+      this.reset();
+    };
   }
 
   /** Room for `count` floats (or int32s), 64-byte aligned; returns the byte address. */
@@ -215,6 +254,8 @@ export class WasmRuntime {
 
   /** Copy floats (of either precision) into the arena. */
   put(values: Floats): number {
+    const held = this.held.get(values);
+    if (held !== undefined) return held;
     const ptr = this.alloc(values.length);
     this.f32.set(values, ptr >> 2);
     return ptr;
@@ -291,6 +332,15 @@ export class WasmRuntime {
     ldc: number,
     acc: boolean,
   ): void {
+    if (!transA && !nn && m < GEMV_MAX_ROWS) {
+      if (this.threads === 1 || m * n * k < PARALLEL_MIN_WORK) {
+        this.kernels.gemvDirect(m, n, k, A, lda, B, ldb, C, ldc, +acc);
+        return;
+      }
+      const per = Math.ceil(n / (this.threads * 4) / 4) * 4; // columns per chunk, a multiple of 4
+      this.job(OP_GEMV, [m, n, k, A, lda, B, ldb, C, ldc, +acc, per], Math.ceil(n / per), true);
+      return;
+    }
     const blocks = Math.ceil(m / 4);
     const panels = Math.ceil(n / 8);
     const AP = this.alloc(blocks * 4 * k);
