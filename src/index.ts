@@ -1,7 +1,14 @@
 /** The library API of diff-transformer. */
 export { backendNames, createBackend } from './backends/index.ts';
 export { createJsBackend } from './backends/js/index.ts';
-export type { AttentionGeometry, Backend, DifferentialCombine, Floats, Precision } from './core/backend.ts';
+export {
+  type AttentionGeometry,
+  type Backend,
+  type DifferentialCombine,
+  type Floats,
+  IGNORE_TARGET,
+  type Precision,
+} from './core/backend.ts';
 export { Rng } from './core/rng.ts';
 export { type GenerateOptions, generateText, generateTokens } from './generate/generate.ts';
 export { argmax, type SamplerOptions, sampleToken } from './generate/sampler.ts';
@@ -28,5 +35,6 @@ export { type ForwardOptions, type ForwardResult, type KvCache, LanguageModel } 
 export { countParameters, initParameters, type ParameterSet, parameterShapes } from './model/parameters.ts';
 export { END_OF_TEXT, Tokenizer, trainTokenizer } from './tokenizer/index.ts';
 export { compare } from './train/compare.ts';
+export { exampleFromIds, type TrainingExample } from './train/examples.ts';
 export { getPreset, PRESETS, presetConfig } from './train/presets.ts';
 export { type TrainOptions, type TrainResult, train } from './train/trainer.ts';

@@ -20,6 +20,7 @@ import { attentionGeometry } from '../src/model/attention.ts';
 import { type ModelConfig, parseConfig } from '../src/model/config.ts';
 import { LanguageModel } from '../src/model/lm.ts';
 import { initParameters } from '../src/model/parameters.ts';
+import { adamwUpdate } from '../src/train/adamw.ts';
 import { relativeError } from './helpers.ts';
 
 const oracle = createJsBackend('f32');
@@ -391,6 +392,34 @@ export function describeBackendParity(label: string, backend: Backend): void {
       const none = backend.crossEntropy(randomF32(rng, 6), Int32Array.of(IGNORE_TARGET, IGNORE_TARGET), 2, 3);
       assert.equal(none.loss, 0);
       assert.ok(none.dLogits.every((x) => x === 0));
+    });
+
+    test('fused AdamW update and Σ x² (when the backend has them) equal the reference', () => {
+      for (const n of [1, 7, 300_001]) {
+        const [p, g, m, v] = [1, 1, 0.01, 0.001].map((s) => randomF32(rng, n, s));
+        for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
+        if (backend.sumOfSquares) {
+          let expected = 0;
+          for (let i = 0; i < n; i++) expected += g[i] * g[i];
+          close(`Σ g² ${n}`, backend.sumOfSquares(g), expected, 1e-9);
+        }
+        if (!backend.adamwUpdate) continue;
+        const h = {
+          lr: 3e-3,
+          beta1: 0.9,
+          beta2: 0.95,
+          eps: 1e-8,
+          decay: 1 - 3e-4,
+          c1: 1 - 0.9 ** 3,
+          c2: 1 - 0.95 ** 3,
+        };
+        const ours = [p, m, v].map((x) => x.slice());
+        const ref = [p, m, v].map((x) => x.slice());
+        backend.adamwUpdate(ours[0], g, ours[1], ours[2], h);
+        adamwUpdate(ref[0], g, ref[1], ref[2], h);
+        for (const [i, name] of ['p', 'm', 'v'].entries())
+          assert.deepEqual(ours[i], ref[i], `AdamW ${name} (${n}) equals the reference to the bit`);
+      }
     });
 
     test('addInPlace and scaleInPlace', () => {

@@ -266,6 +266,26 @@ napi_value ScaleInPlace(napi_env env, const Args& a) {
   return undefinedValue(env);
 }
 
+// sumOfSquares(x) → Σ x²
+napi_value SumOfSquares(napi_env env, const Args& a) {
+  size_t n;
+  const float* x = a.f32(0, &n);
+  return number(env, dt::sumOfSquares(x, n));
+}
+
+// adamwUpdate(p, g, m, v, lr, beta1, beta2, eps, decay, c1, c2)
+napi_value AdamwUpdate(napi_env env, const Args& a) {
+  size_t np, ng, nm, nv;
+  float* p = a.f32(0, &np);
+  const float* g = a.f32(1, &ng);
+  float* m = a.f32(2, &nm);
+  float* v = a.f32(3, &nv);
+  require(ng == np && nm == np && nv == np, "adamwUpdate: arrays of different lengths");
+  const dt::AdamW h{a.num(4), a.num(5), a.num(6), a.num(7), a.num(8), a.num(9), a.num(10)};
+  dt::adamwUpdate(p, g, m, v, np, h);
+  return undefinedValue(env);
+}
+
 /** dims Int32Array [B, T, S, qHeads, kHeads, vHeads, qkDim, vDim] + head maps → geometry */
 dt::AttnGeometry geometry(const Args& a, size_t dimsArg, size_t kMapArg, size_t vMapArg) {
   size_t nd, nk, nv;
@@ -385,6 +405,8 @@ NAPI_MODULE_INIT() {
       {"crossEntropy", nullptr, wrap<CrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addInPlace", nullptr, wrap<AddInPlace>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scaleInPlace", nullptr, wrap<ScaleInPlace>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumOfSquares", nullptr, wrap<SumOfSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwUpdate", nullptr, wrap<AdamwUpdate>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionForward", nullptr, wrap<AttentionForward>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionBackward", nullptr, wrap<AttentionBackward>, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -289,6 +289,28 @@ void scaleInPlace(float* x, size_t n, float c) {
   for (size_t i = 0; i < n; i++) x[i] *= c;
 }
 
+double sumOfSquares(const float* x, size_t n) {
+  double total = 0;
+#pragma omp parallel for simd schedule(static) reduction(+ : total) if (n > 4 * kParallelMin)
+  for (size_t i = 0; i < n; i++) total += static_cast<double>(x[i]) * x[i];
+  return total;
+}
+
+// No FMA contraction here: the result must equal the JavaScript reference to the bit.
+__attribute__((optimize("fp-contract=off"))) void adamwUpdate(float* p, const float* g, float* m, float* v,
+                                                               size_t n, const AdamW& h) {
+  const double a1 = 1 - h.beta1, a2 = 1 - h.beta2;
+#pragma omp parallel for simd schedule(static) if (n > 4 * kParallelMin)
+  for (size_t i = 0; i < n; i++) {
+    const double gi = g[i];
+    const float mi = static_cast<float>(h.beta1 * m[i] + a1 * gi);
+    const float vi = static_cast<float>(h.beta2 * v[i] + a2 * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = static_cast<float>(p[i] * h.decay - (h.lr * (mi / h.c1)) / (std::sqrt(vi / h.c2) + h.eps));
+  }
+}
+
 // ---- attention ----------------------------------------------------------------------------------
 //
 // Flash-style: per (batch, head) the keys (and, in the backward, values) are transposed into a

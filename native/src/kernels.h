@@ -34,6 +34,18 @@ void swigluBackward(const float* dh, const float* gate, const float* up, size_t 
 double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, int scored, float* dLogits);
 void addInPlace(float* a, const float* b, size_t n);
 void scaleInPlace(float* x, size_t n, float c);
+/** Σ x², accumulated in double */
+double sumOfSquares(const float* x, size_t n);
+
+/** Hyper-parameters of one AdamW update; c1, c2 are the bias corrections 1 − β^step. */
+struct AdamW {
+  double lr, beta1, beta2, eps, decay, c1, c2;
+};
+/**
+ * In place, in double arithmetic with float storage (exactly the `js` trainer's arithmetic):
+ * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p = p·decay − lr·(m/c1) / (√(v/c2) + eps).
+ */
+void adamwUpdate(float* p, const float* g, float* m, float* v, size_t n, const AdamW& h);
 
 // ---- attention ----------------------------------------------------------------------------------
 struct AttnGeometry {

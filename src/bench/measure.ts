@@ -88,8 +88,8 @@ export function runBenchCase(k: BenchCase): BenchRecord {
     const decayed = new Set<string>();
     const step = () => {
       const { grads } = model.lossAndGradients(tokens, tokens, k.batch, k.seq);
-      clipGradients(grads, 1);
-      adamwStep(model.params, grads, optimiser, 1e-4, decayed);
+      clipGradients(grads, 1, backend);
+      adamwStep(model.params, grads, optimiser, 1e-4, decayed, undefined, backend);
     };
     step(); // warm-up
     let steps = 0;

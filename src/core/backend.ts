@@ -67,6 +67,17 @@ export interface RmsNormForward {
   rstd: Floats;
 }
 
+/** One AdamW update's numbers: c1, c2 are the bias corrections 1 − β^step; decay = 1 − lr·wd or 1. */
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  decay: number;
+  c1: number;
+  c2: number;
+}
+
 export interface Backend {
   readonly name: string;
   readonly precision: Precision;
@@ -158,6 +169,14 @@ export interface Backend {
    * them meanwhile (inference, e.g. generation). Backends that read arrays in place do without it.
    */
   holdWeights?(arrays: Iterable<Floats>): () => void;
+
+  /** Optional fused Σ x² (gradient clipping); absent: the trainer loops in JavaScript. */
+  sumOfSquares?(x: Floats): number;
+  /**
+   * Optional fused AdamW update of one parameter, in place, with exactly the arithmetic of
+   * train/adamw.ts (double arithmetic, float storage); absent: the trainer loops in JavaScript.
+   */
+  adamwUpdate?(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void;
 
   /** a += b */
   addInPlace(a: Floats, b: Floats): void;

@@ -17,6 +17,7 @@ import type { LanguageModel } from '../model/lm.ts';
 import { countParameters } from '../model/parameters.ts';
 import { svgToPng } from '../report/plot.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
+import { examplesHash, type TrainingExample } from '../train/examples.ts';
 import type { Preset } from '../train/presets.ts';
 import { train } from '../train/trainer.ts';
 
@@ -61,8 +62,9 @@ export interface Plan {
   needle: {
     size: Size;
     training: TrainingPlan;
-    /** Training text size in tokens (approximately). */
-    trainTokens: number;
+    /** Training examples (one per batch row, scored on the answers) and validation examples. */
+    trainExamples: number;
+    valExamples: number;
     /** Example lengths in tokens for evaluation (training draws lengths in [min, max]). */
     lengths: number[];
     configs: Array<[n: number, r: number]>;
@@ -73,7 +75,10 @@ export interface Plan {
   icl: {
     size: Size;
     training: TrainingPlan;
-    trainTokens: number;
+    /** Training episodes (one per batch row, scored on the labels) and validation episodes. */
+    trainExamples: number;
+    valExamples: number;
+    /** Tokens of context: the most demonstrations that fit it, and the training sequence length. */
     context: number;
     shots: number[];
     episodes: number;
@@ -104,8 +109,9 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     },
     needle: {
       size: size('s', 64, 2, 4, 16),
-      training: { steps: 2000, batch: 8, seq: 128, lr: 3e-3, evalEvery: 250 },
-      trainTokens: 1_500_000,
+      training: { steps: 3000, batch: 8, seq: 192, lr: 3e-3, evalEvery: 250 },
+      trainExamples: 20_000,
+      valExamples: 256,
       lengths: [64, 96, 128],
       configs: [
         [1, 1],
@@ -120,7 +126,8 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     icl: {
       size: size('s', 64, 2, 4, 16),
       training: { steps: 1000, batch: 8, seq: 128, lr: 3e-3, evalEvery: 250 },
-      trainTokens: 1_000_000,
+      trainExamples: 20_000,
+      valExamples: 256,
       context: 128,
       shots: [1, 2, 4, 8, 12],
       episodes: 96,
@@ -141,7 +148,8 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     needle: {
       size: size('s', 32, 1, 2, 16),
       training: { steps: 12, batch: 4, seq: 96, lr: 5e-3, evalEvery: 6 },
-      trainTokens: 20_000,
+      trainExamples: 200,
+      valExamples: 16,
       lengths: [40, 64],
       configs: [
         [1, 1],
@@ -154,7 +162,8 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     icl: {
       size: size('s', 32, 1, 2, 16),
       training: { steps: 12, batch: 4, seq: 96, lr: 5e-3, evalEvery: 6 },
-      trainTokens: 20_000,
+      trainExamples: 200,
+      valExamples: 16,
       context: 96,
       shots: [1, 2, 4],
       episodes: 8,
@@ -227,9 +236,11 @@ export interface RunRecord {
   dir: string;
 }
 
+/** What a task's models train on: running text, or supervised examples (answer-only loss). */
 export interface TaskData {
-  text: string;
   tokenizer: Tokenizer;
+  text?: string;
+  examples?: { train: TrainingExample[]; val: TrainingExample[] };
 }
 
 export function gitCommit(): string {
@@ -275,13 +286,13 @@ export class EvalContext {
   }
 
   /** Task data by name, built once per session. */
-  taskData(name: RunSpec['task'], build: () => TaskData): TaskData {
+  taskData<T extends TaskData>(name: RunSpec['task'], build: () => T): T {
     let found = this.data.get(name);
     if (!found) {
       found = build();
       this.data.set(name, found);
     }
-    return found;
+    return found as T;
   }
 
   /** Any value computed once per session (e.g. evaluation sets). */
@@ -308,6 +319,7 @@ export class EvalContext {
       preset,
       out: dir,
       text: data.text,
+      examples: data.examples,
       tokenizer: data.tokenizer,
       seed: spec.seed,
       backend: this.backend.name,
@@ -364,7 +376,11 @@ export class EvalContext {
 }
 
 function dataHash(data: TaskData): string {
-  return createHash('sha256').update(data.text).update(JSON.stringify(data.tokenizer.toJSON())).digest('hex');
+  return createHash('sha256')
+    .update(data.text ?? '')
+    .update(data.examples ? examplesHash(data.examples) : '')
+    .update(JSON.stringify(data.tokenizer.toJSON()))
+    .digest('hex');
 }
 
 export function presetOf(spec: RunSpec, vocab: number): Preset {

@@ -16,10 +16,10 @@ import {
   countTokens,
   ICL_LABELS,
   iclLineTokens,
-  iclTrainingText,
+  iclTrainingExamples,
   labelTokens,
   magicNumber,
-  needleTrainingText,
+  needleTrainingExamples,
   type Sentence,
 } from './tasks.ts';
 
@@ -33,7 +33,7 @@ function corpusText(ctx: EvalContext): string {
 }
 
 /** Moby Dick and a BPE tokenizer trained on it. */
-export function lmData(ctx: EvalContext): TaskData {
+export function lmData(ctx: EvalContext): TaskData & { text: string } {
   return ctx.taskData('lm', () => {
     const text = corpusText(ctx);
     return { text, tokenizer: trainTokenizer(text, { vocabSize: ctx.plan.vocab }) };
@@ -74,17 +74,24 @@ export function taskBase(ctx: EvalContext) {
   });
 }
 
+/** Needle-task examples: training filler from the first 90% of the sentences, validation from the rest. */
 export function needleData(ctx: EvalContext): TaskData {
   return ctx.taskData('needle', () => {
     const { tokenizer, pools } = taskBase(ctx);
     const p = ctx.plan.needle;
-    const text = needleTrainingText(new Rng(DATA_SEED + 1), pools.train, tokenizer, {
-      tokens: p.trainTokens,
-      lengths: [Math.min(...p.lengths), Math.max(...p.lengths)],
-      maxNeedles: Math.max(...p.configs.map(([n]) => n)),
-      digits: p.digits,
-    });
-    return { text, tokenizer };
+    const rng = new Rng(DATA_SEED + 1);
+    const make = (pool: Sentence[], count: number) =>
+      needleTrainingExamples(rng, pool, tokenizer, {
+        count,
+        lengths: [Math.min(...p.lengths), Math.max(...p.lengths)],
+        maxNeedles: Math.max(...p.configs.map(([n]) => n)),
+        digits: p.digits,
+        seq: p.training.seq,
+      });
+    return {
+      tokenizer,
+      examples: { train: make(pools.train, p.trainExamples), val: make(pools.held, p.valExamples) },
+    };
   });
 }
 
@@ -98,11 +105,10 @@ export function iclData(ctx: EvalContext): TaskData {
   return ctx.taskData('icl', () => {
     const { tokenizer } = taskBase(ctx);
     labelTokens(tokenizer); // fails early if the labels are not distinguishable by their first token
-    const text = iclTrainingText(new Rng(DATA_SEED + 2), {
-      tokens: ctx.plan.icl.trainTokens,
-      maxShots: iclMaxShots(ctx),
-      lineTokens: iclLineTokens(tokenizer),
-    });
-    return { text, tokenizer };
+    const p = ctx.plan.icl;
+    const rng = new Rng(DATA_SEED + 2);
+    const make = (count: number) =>
+      iclTrainingExamples(rng, tokenizer, { count, maxShots: iclMaxShots(ctx), seq: p.training.seq });
+    return { tokenizer, examples: { train: make(p.trainExamples), val: make(p.valExamples) } };
   });
 }

@@ -178,7 +178,7 @@ export async function runIcl(ctx: EvalContext): Promise<ExperimentResult> {
   };
   writeJson(join(dir, 'results.json'), summary);
   const markdown = [
-    `Models (d ${p.size.d_model}, ${p.size.n_layers} layers) trained ${p.training.steps} steps × ${p.training.batch} × ${p.training.seq} tokens on ≈ ${p.trainTokens.toLocaleString('en-US')} tokens of episodes with 1 … ${iclMaxShots(ctx)} demonstrations ("input: WORD label: LABEL", 4 categories × 16 words, labels permuted per episode). Evaluation: ${p.episodes} held-out episodes per k (query word not among the demonstrations), each in ${p.orderings} orders; accuracy of the constrained argmax over the 4 labels (chance 0.25); mean ± std over ${ctx.seeds.length} seed(s).`,
+    `Models (d ${p.size.d_model}, ${p.size.n_layers} layers) trained ${p.training.steps} steps × ${p.training.batch} × ${p.training.seq} tokens (one episode per row) drawn from ${p.trainExamples.toLocaleString('en-US')} episodes with 1 … ${iclMaxShots(ctx)} demonstrations ("input: WORD label: LABEL", 4 categories × 16 words, labels permuted per episode), with the loss on the labels only. Evaluation: ${p.episodes} held-out episodes per k (query word not among the demonstrations), each in ${p.orderings} orders; accuracy of the constrained argmax over the 4 labels (chance 0.25); mean ± std over ${ctx.seeds.length} seed(s).`,
     '',
     '**Accuracy** (mean over orders)',
     '',

@@ -258,7 +258,7 @@ export async function runRetrieval(ctx: EvalContext): Promise<ExperimentResult> 
   };
   writeJson(join(dir, 'results.json'), summary);
   const markdown = [
-    `Models (size ${p.size.name}: d ${p.size.d_model}, ${p.size.n_layers} layers) trained ${p.training.steps} steps × ${p.training.batch} × ${p.training.seq} tokens on ≈ ${p.trainTokens.toLocaleString('en-US')} tokens of needle-task text (filler from the first 90% of Moby Dick's sentences, N ∈ {${[...new Set(p.configs.map(([n]) => n))].join(', ')}}, every needle asked (random order), random depths, lengths ${Math.min(...p.lengths)}–${Math.max(...p.lengths)} tokens).`,
+    `Models (size ${p.size.name}: d ${p.size.d_model}, ${p.size.n_layers} layers) trained ${p.training.steps} steps × ${p.training.batch} × ${p.training.seq} tokens (one example per row, right-padded) drawn from ${p.trainExamples.toLocaleString('en-US')} needle-task examples (filler from the first 90% of Moby Dick's sentences, N ∈ {${[...new Set(p.configs.map(([n]) => n))].join(', ')}}, every needle asked (random order), random depths, lengths ${Math.min(...p.lengths)}–${Math.max(...p.lengths)} tokens of filler budget), with the loss on the answers " NUMBER." only.`,
     `Evaluation: ${items.length} held-out examples (${p.perCell} per configuration × length × depth; filler from the last 10% of the sentences), ${p.digits}-digit magic numbers (chance ≈ ${chance.toExponential(1)}). Accuracy over asked numbers, mean ± std over ${ctx.seeds.length} seed(s).`,
     '',
     configTable,

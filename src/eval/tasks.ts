@@ -21,6 +21,7 @@
 import type { Floats } from '../core/backend.ts';
 import type { Rng } from '../core/rng.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
+import { exampleFromIds, type TrainingExample } from '../train/examples.ts';
 
 export const CITIES = [
   'Paris',
@@ -183,31 +184,46 @@ export function makeNeedleExample(
   return { spec, text, needles, answers, question: { start: qStart, end: text.length } };
 }
 
-/** Training text of the needle task: random examples joined by blank lines, ≈ `tokens` tokens. */
-export function needleTrainingText(
+/**
+ * Training examples of the needle task, one per batch row: N ∈ {1, 2, 4, 6} (up to `maxNeedles`),
+ * every needle asked in random order, random depths and lengths, scored on the answers " NUMBER."
+ * only (the filler and the needles themselves are unpredictable; the answers are what is learned).
+ * Examples longer than `seq` tokens are drawn again.
+ */
+export function needleTrainingExamples(
   rng: Rng,
   pool: readonly Sentence[],
   tokenizer: Tokenizer,
-  o: { tokens: number; lengths: [number, number]; maxNeedles: number; digits: number },
-): string {
-  const parts: string[] = [];
-  let total = 0;
+  o: { count: number; lengths: [number, number]; maxNeedles: number; digits: number; seq: number },
+): TrainingExample[] {
+  const out: TrainingExample[] = [];
   const counts = [1, 2, 4, 6].filter((c) => c <= o.maxNeedles);
-  while (total < o.tokens) {
+  let rejected = 0;
+  while (out.length < o.count) {
     const n = pick(rng, counts);
-    const r = n; // training asks every needle (in random order): more retrieval signal per token
-    const tokens = o.lengths[0] + rng.int(o.lengths[1] - o.lengths[0] + 1);
     const ex = makeNeedleExample(rng, pool, tokenizer, {
       n,
-      r,
+      r: n,
       depth: rng.uniform() * 100,
-      tokens,
+      tokens: o.lengths[0] + rng.int(o.lengths[1] - o.lengths[0] + 1),
       digits: o.digits,
     });
-    parts.push(ex.text);
-    total += tokens;
+    const tokens = tokenise(tokenizer, ex.text);
+    if (tokens.ids.length - 1 > o.seq) {
+      if (++rejected > 10 * o.count + 100)
+        throw new RangeError(
+          `needle task: examples of ${o.lengths.join('–')} tokens rarely fit seq ${o.seq}`,
+        );
+      continue;
+    }
+    out.push(
+      exampleFromIds(
+        tokens.ids,
+        ex.answers.map((a) => tokenRange(tokens, a.start, a.end)),
+      ),
+    );
   }
-  return parts.join('\n');
+  return out;
 }
 
 /** Token ids of a text with each token's byte range, for mapping character ranges to token ranges. */
@@ -394,10 +410,28 @@ export function makeIclEpisode(rng: Rng, shots: number): IclEpisode {
 
 /** The episode's text up to (excluding) the query's label, in the given demonstration order. */
 export function iclPrompt(e: IclEpisode, order?: readonly number[]): string {
+  const { text, labels } = iclEpisodeText(e, order);
+  return text.slice(0, labels[labels.length - 1].start);
+}
+
+/**
+ * The whole episode, the query's label included ("… input: WORD label: LABEL\n"), with the
+ * character range of every label " LABEL" (the demonstrations', then the query's).
+ */
+export function iclEpisodeText(
+  e: IclEpisode,
+  order?: readonly number[],
+): { text: string; labels: Array<{ start: number; end: number }> } {
   const idx = order ?? e.demos.map((_, i) => i);
   let text = '';
-  for (const i of idx) text += demoLine(e.demos[i].word, ICL_LABELS[e.labelOf[e.demos[i].category]]);
-  return `${text}input: ${e.query.word} label:`;
+  const labels: Array<{ start: number; end: number }> = [];
+  for (const d of [...idx.map((i) => e.demos[i]), e.query]) {
+    text += `input: ${d.word} label:`;
+    const label = ` ${ICL_LABELS[e.labelOf[d.category]]}`;
+    labels.push({ start: text.length, end: text.length + label.length });
+    text += `${label}\n`;
+  }
+  return { text, labels };
 }
 
 /** Tokens of one demonstration line (the longest word), to size episodes to a context. */
@@ -409,20 +443,32 @@ export function iclLineTokens(tokenizer: Tokenizer): number {
   return most;
 }
 
-/** Training text: episodes with 1 … maxShots demonstrations (the query line completed), ≈ `tokens` tokens. */
-export function iclTrainingText(
+/**
+ * Training examples of the in-context task, one episode per batch row, with 1 … maxShots
+ * demonstrations; scored on every label (a demonstration's label is predictable once its category
+ * has been seen in the episode, the query's always is unless its category is new).
+ */
+export function iclTrainingExamples(
   rng: Rng,
-  o: { tokens: number; maxShots: number; lineTokens: number },
-): string {
-  const parts: string[] = [];
-  let total = 0;
-  while (total < o.tokens) {
-    const shots = 1 + rng.int(o.maxShots);
-    const e = makeIclEpisode(rng, shots);
-    parts.push(`${iclPrompt(e)} ${ICL_LABELS[e.labelOf[e.query.category]]}\n`);
-    total += (shots + 1) * o.lineTokens;
+  tokenizer: Tokenizer,
+  o: { count: number; maxShots: number; seq: number },
+): TrainingExample[] {
+  const out: TrainingExample[] = [];
+  while (out.length < o.count) {
+    const { text, labels } = iclEpisodeText(makeIclEpisode(rng, 1 + rng.int(o.maxShots)));
+    const tokens = tokenise(tokenizer, text);
+    if (tokens.ids.length - 1 > o.seq)
+      throw new RangeError(
+        `in-context task: an episode of ${tokens.ids.length} tokens does not fit seq ${o.seq}`,
+      );
+    out.push(
+      exampleFromIds(
+        tokens.ids,
+        labels.map((l) => tokenRange(tokens, l.start, l.end)),
+      ),
+    );
   }
-  return parts.join('\n');
+  return out;
 }
 
 /** The first token of each label as it follows "label:" (must differ between labels). */

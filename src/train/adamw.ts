@@ -6,7 +6,7 @@
  * scales whose natural value is 1, not 0; V1's λ vectors re-parameterise one scalar per layer, and
  * decay would pull λ towards λ_init regardless of the data.
  */
-import type { Floats } from '../core/backend.ts';
+import type { AdamWHyper, Backend, Floats } from '../core/backend.ts';
 import type { ParameterSet } from '../model/parameters.ts';
 
 export interface AdamWOptions {
@@ -29,24 +29,42 @@ export interface AdamWState {
   v: ParameterSet;
 }
 
-/** √(Σ g²) over all gradients. */
-export function globalNorm(grads: ParameterSet): number {
+/** √(Σ g²) over all gradients (with the backend's fused kernel when it has one). */
+export function globalNorm(grads: ParameterSet, backend?: Backend): number {
   let sum = 0;
-  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  for (const g of grads.values()) {
+    if (backend?.sumOfSquares) sum += backend.sumOfSquares(g);
+    else for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  }
   return Math.sqrt(sum);
 }
 
 /** Scale gradients so that their global norm is at most maxNorm; returns the norm before clipping. */
-export function clipGradients(grads: ParameterSet, maxNorm: number): number {
-  const norm = globalNorm(grads);
+export function clipGradients(grads: ParameterSet, maxNorm: number, backend?: Backend): number {
+  const norm = globalNorm(grads, backend);
   if (maxNorm > 0 && norm > maxNorm) {
     const scale = maxNorm / (norm + 1e-6);
-    for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= scale;
+    for (const g of grads.values()) {
+      if (backend) backend.scaleInPlace(g, scale);
+      else for (let i = 0; i < g.length; i++) g[i] *= scale;
+    }
   }
   return norm;
 }
 
-/** One AdamW update of every parameter, in place; `decayed` says which get weight decay. */
+/** The reference update of one parameter (see Backend.adamwUpdate for the fused one). */
+export function adamwUpdate(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void {
+  for (let i = 0; i < p.length; i++) {
+    m[i] = h.beta1 * m[i] + (1 - h.beta1) * g[i];
+    v[i] = h.beta2 * v[i] + (1 - h.beta2) * g[i] * g[i];
+    p[i] = p[i] * h.decay - (h.lr * (m[i] / h.c1)) / (Math.sqrt(v[i] / h.c2) + h.eps);
+  }
+}
+
+/**
+ * One AdamW update of every parameter, in place; `decayed` says which get weight decay. With a
+ * backend that has a fused update, it does the arithmetic (the same, to the bit).
+ */
 export function adamwStep(
   params: ParameterSet,
   grads: ParameterSet,
@@ -54,19 +72,15 @@ export function adamwStep(
   lr: number,
   decayed: ReadonlySet<string>,
   o: AdamWOptions = ADAMW_DEFAULTS,
+  backend?: Backend,
 ): void {
   state.step += 1;
   const c1 = 1 - o.beta1 ** state.step;
   const c2 = 1 - o.beta2 ** state.step;
+  const update = backend?.adamwUpdate?.bind(backend) ?? adamwUpdate;
   for (const [name, p] of params) {
-    const g = grads.get(name)!;
-    const m: Floats = state.m.get(name)!;
-    const v: Floats = state.v.get(name)!;
     const decay = decayed.has(name) ? 1 - lr * o.weightDecay : 1;
-    for (let i = 0; i < p.length; i++) {
-      m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i];
-      v[i] = o.beta2 * v[i] + (1 - o.beta2) * g[i] * g[i];
-      p[i] = p[i] * decay - (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + o.eps);
-    }
+    const h = { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, decay, c1, c2 };
+    update(p, grads.get(name)!, state.m.get(name)!, state.v.get(name)!, h);
   }
 }

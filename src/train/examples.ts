@@ -14,6 +14,7 @@
  * - Padding rows and positions: input 0, target IGNORE_TARGET (a causal model's outputs at real
  *   positions do not depend on what follows them, so padding changes nothing but cost).
  */
+import { createHash } from 'node:crypto';
 import { IGNORE_TARGET } from '../core/backend.ts';
 import { Rng } from '../core/rng.ts';
 import type { Batch, Sampler, SamplerState } from './batches.ts';
@@ -133,4 +134,20 @@ export function exampleEvaluationBatches(
     out.push({ ...fill(examples, picks, batch, seq), count: picks.length });
   }
   return out;
+}
+
+/** A content hash of training and validation examples (names a run's data in its settings). */
+export function examplesHash(examples: {
+  train: readonly TrainingExample[];
+  val: readonly TrainingExample[];
+}): string {
+  const hash = createHash('sha256');
+  for (const part of [examples.train, examples.val]) {
+    hash.update(`${part.length};`);
+    for (const e of part) {
+      hash.update(new Uint8Array(e.inputs.buffer, e.inputs.byteOffset, e.inputs.byteLength));
+      hash.update(new Uint8Array(e.targets.buffer, e.targets.byteOffset, e.targets.byteLength));
+    }
+  }
+  return hash.digest('hex');
 }

@@ -19,11 +19,16 @@ import { LanguageModel } from '../model/lm.ts';
 import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
 import { ADAMW_DEFAULTS, type AdamWState, adamwStep, clipGradients, isDecayed } from './adamw.ts';
-import type { SamplerState } from './batches.ts';
-import { type Batch, BatchSampler, evaluationBatches, type Sampler } from './batches.ts';
+import { type Batch, BatchSampler, evaluationBatches, type Sampler, type SamplerState } from './batches.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadCorpus, splitTokens } from './corpus.ts';
-import { checkExamples, ExampleSampler, exampleEvaluationBatches, type TrainingExample } from './examples.ts';
+import {
+  checkExamples,
+  ExampleSampler,
+  exampleEvaluationBatches,
+  examplesHash,
+  type TrainingExample,
+} from './examples.ts';
 import { appendMetrics, type MetricsRecord, truncateMetrics } from './metrics.ts';
 import { getPreset, type Preset, presetConfig } from './presets.ts';
 import { createProgress } from './progress.ts';
@@ -127,18 +132,6 @@ function resolveSettings(o: TrainOptions) {
       `--vocab must be an integer ≥ 257 (256 bytes + end-of-text), found ${settings.vocab}`,
     );
   return { preset, settings };
-}
-
-function examplesHash(examples: NonNullable<TrainOptions['examples']>): string {
-  const hash = createHash('sha256');
-  for (const part of [examples.train, examples.val]) {
-    hash.update(`${part.length};`);
-    for (const e of part) {
-      hash.update(new Uint8Array(e.inputs.buffer, e.inputs.byteOffset, e.inputs.byteLength));
-      hash.update(new Uint8Array(e.targets.buffer, e.targets.byteOffset, e.targets.byteLength));
-    }
-  }
-  return hash.digest('hex');
 }
 
 /** The training sampler, validation batches and bytes per scored token of text or examples. */
@@ -300,7 +293,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       settings.seq,
     );
     for (const name of frozen) grads.get(name)!.fill(0);
-    const gradNorm = clipGradients(grads, GRAD_CLIP);
+    const gradNorm = clipGradients(grads, GRAD_CLIP, backend);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       progress.stop();
       const kept = hasCheckpoint(o.out)
@@ -311,7 +304,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       );
     }
     const lr = learningRate(schedule, step);
-    adamwStep(model.params, grads, optimiser, lr, decayed, ADAMW_DEFAULTS);
+    adamwStep(model.params, grads, optimiser, lr, decayed, ADAMW_DEFAULTS, backend);
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
 

@@ -76,6 +76,20 @@ export interface Addon {
   ): number;
   addInPlace(a: Float32Array, b: Float32Array): void;
   scaleInPlace(x: Float32Array, c: number): void;
+  sumOfSquares(x: Float32Array): number;
+  adamwUpdate(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    decay: number,
+    c1: number,
+    c2: number,
+  ): void;
   /**
    * dims = [B, T, S, qHeads, kHeads, vHeads, qkDim, vDim]; kind 0 none, 1 scalar, 2 token. `heads` null
    * (only for a combine whose pairs share their value head): each pair runs fused, straight into `out`.

@@ -214,6 +214,20 @@ export function createNativeBackend(): Backend {
       return { loss, dLogits };
     },
 
+    sumOfSquares(x) {
+      if (!isF32(x)) {
+        let sum = 0;
+        for (let i = 0; i < x.length; i++) sum += x[i] * x[i];
+        return sum;
+      }
+      return addon.sumOfSquares(x);
+    },
+    adamwUpdate(p, g, m, v, h) {
+      if (!(isF32(p) && isF32(g) && isF32(m) && isF32(v)))
+        throw new TypeError('native adamwUpdate: parameters and moments must be Float32Arrays');
+      addon.adamwUpdate(p, g, m, v, h.lr, h.beta1, h.beta2, h.eps, h.decay, h.c1, h.c2);
+    },
+
     addInPlace(a, b) {
       if (!isF32(a)) return js.addInPlace(a, b);
       addon.addInPlace(a, f32(b));
