@@ -62,7 +62,7 @@ export function taskBase(ctx: EvalContext) {
     }
     const words = Object.values(CATEGORIES).flat();
     for (let i = 0; i < 3000; i++)
-      sample += `input: ${words[rng.int(words.length)]} label: ${ICL_LABELS[rng.int(ICL_LABELS.length)]}\n`;
+      sample += `${words[rng.int(words.length)]}=${ICL_LABELS[rng.int(ICL_LABELS.length)]}\n`;
     const tokenizer = trainTokenizer(`${text.slice(0, 300_000)}\n${sample}`, { vocabSize: ctx.plan.vocab });
     const sentences = corpusSentences(text);
     const cut = Math.floor(sentences.length * 0.9);

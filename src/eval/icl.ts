@@ -26,7 +26,15 @@ import {
   writeRuns,
 } from './common.ts';
 import { iclData, iclMaxShots, taskBase } from './data.ts';
-import { classify, forwardPadded, iclPrompt, labelTokens, makeIclEpisode, shuffle } from './tasks.ts';
+import {
+  classify,
+  forwardPadded,
+  ICL_WORDS_PER_EPISODE,
+  iclPrompt,
+  labelTokens,
+  makeIclEpisode,
+  shuffle,
+} from './tasks.ts';
 
 const EVAL_SEED = 4242;
 
@@ -34,12 +42,17 @@ export interface IclItem {
   shots: number;
   ordering: number;
   ids: Int32Array;
+  /** the episode's label tokens, by category; the answer is the query's category */
+  candidates: number[];
   answer: number;
+  /** whether the query word is among the demonstrations */
+  seen: boolean;
 }
 
 export function iclEvalSet(ctx: EvalContext): { shots: number[]; items: IclItem[] } {
   return ctx.once('icl-eval', () => {
     const { tokenizer } = taskBase(ctx);
+    const labelIds = labelTokens(tokenizer);
     const max = iclMaxShots(ctx);
     const shots = [...new Set([...ctx.plan.icl.shots.filter((k) => k < max), max])].sort((a, b) => a - b);
     const items: IclItem[] = [];
@@ -54,7 +67,9 @@ export function iclEvalSet(ctx: EvalContext): { shots: number[]; items: IclItem[
             shots: k,
             ordering: o,
             ids: Int32Array.from(tokenizer.encode(iclPrompt(episode, order))),
-            answer: episode.labelOf[episode.query.category],
+            candidates: episode.labelOf.map((l) => labelIds[l]),
+            answer: episode.query.category,
+            seen: episode.demos.some((d) => d.word === episode.query.word),
           });
         }
       }
@@ -70,16 +85,18 @@ export async function runIcl(ctx: EvalContext): Promise<ExperimentResult> {
   const models = await ctx.runAll({ task: 'icl', size: p.size, training: p.training }, iclData(ctx));
   writeRuns(dir, allRuns(models.values()));
   const { shots, items } = iclEvalSet(ctx);
-  const labelIds = labelTokens(taskBase(ctx).tokenizer);
-  // acc[v][seed][shots][ordering]
+  // acc[v][seed][shots][ordering]; bySeen[v][seed] = accuracy when the query word is / is not a demonstration's
   const acc = new Map<Variant, number[][][]>();
+  const bySeen = new Map<Variant, Array<{ seen: number; unseen: number }>>();
   for (const v of VARIANT_ORDER) {
+    bySeen.set(v, []);
     acc.set(
       v,
       models.get(v)!.map((run) => {
         const model = ctx.load(run);
         const V = model.config.vocab_size;
         const right = shots.map(() => new Array<number>(p.orderings).fill(0));
+        const tally = { seen: [0, 0], unseen: [0, 0] };
         forwardPadded(
           (t, b, s) => model.forward(t, b, s).logits,
           items.map((it) => it.ids),
@@ -88,9 +105,16 @@ export async function runIcl(ctx: EvalContext): Promise<ExperimentResult> {
           (i, logits, offset) => {
             const it = items[i];
             const row = offset + (it.ids.length - 1) * V;
-            if (classify(logits, row, labelIds) === it.answer) right[shots.indexOf(it.shots)][it.ordering]++;
+            const ok = classify(logits, row, it.candidates) === it.answer;
+            if (ok) right[shots.indexOf(it.shots)][it.ordering]++;
+            const t = it.seen ? tally.seen : tally.unseen;
+            t[0] += ok ? 1 : 0;
+            t[1]++;
           },
         );
+        bySeen
+          .get(v)!
+          .push({ seen: tally.seen[0] / tally.seen[1], unseen: tally.unseen[0] / tally.unseen[1] });
         return right.map((r) => r.map((c) => c / p.episodes));
       }),
     );
@@ -101,6 +125,30 @@ export async function runIcl(ctx: EvalContext): Promise<ExperimentResult> {
   const accTable = table(
     ['demonstrations k', ...VARIANT_ORDER.map((v) => LABELS[v])],
     shots.map((k, ki) => [k, ...VARIANT_ORDER.map((v) => pm(accAt(v, ki), 3))]),
+  );
+  const seenShare = items.filter((it) => it.seen).length / items.length;
+  const seenTable = table(
+    ['query word', ...VARIANT_ORDER.map((v) => LABELS[v])],
+    [
+      [
+        `among the demonstrations (${fmt(seenShare * 100, 0)}% of queries): copy its label`,
+        ...VARIANT_ORDER.map((v) =>
+          pm(
+            bySeen.get(v)!.map((b) => b.seen),
+            3,
+          ),
+        ),
+      ],
+      [
+        'not among them: only its category tells',
+        ...VARIANT_ORDER.map((v) =>
+          pm(
+            bySeen.get(v)!.map((b) => b.unseen),
+            3,
+          ),
+        ),
+      ],
+    ],
   );
   const spreadTable = table(
     ['demonstrations k', ...VARIANT_ORDER.map((v) => LABELS[v])],
@@ -174,15 +222,20 @@ export async function runIcl(ctx: EvalContext): Promise<ExperimentResult> {
   const summary = {
     shots,
     accuracy: Object.fromEntries(acc),
-    note: 'accuracy[variant][seed][k index][ordering]',
+    bySeen: Object.fromEntries(bySeen),
+    note: 'accuracy[variant][seed][k index][ordering]; bySeen[variant][seed]: accuracy when the query word is (not) among the demonstrations',
   };
   writeJson(join(dir, 'results.json'), summary);
   const markdown = [
-    `Models (d ${p.size.d_model}, ${p.size.n_layers} layers) trained ${p.training.steps} steps × ${p.training.batch} × ${p.training.seq} tokens (one episode per row) drawn from ${p.trainExamples.toLocaleString('en-US')} episodes with 1 … ${iclMaxShots(ctx)} demonstrations ("input: WORD label: LABEL", 4 categories × 16 words, labels permuted per episode), with the loss on the labels only. Evaluation: ${p.episodes} held-out episodes per k (query word not among the demonstrations), each in ${p.orderings} orders; accuracy of the constrained argmax over the 4 labels (chance 0.25); mean ± std over ${ctx.seeds.length} seed(s).`,
+    `Models (d ${p.size.d_model}, ${p.size.n_layers} layers) trained ${p.training.steps} steps × ${p.training.batch} × ${p.training.seq} tokens (one episode per row) drawn from ${p.trainExamples.toLocaleString('en-US')} episodes with 1 … ${iclMaxShots(ctx)} demonstrations ("WORD=LABEL", 4 categories × 16 words, ${ICL_WORDS_PER_EPISODE} words per category in play per episode, the categories' labels 4 distinct letters drawn per episode), with the loss on the labels only. Evaluation: ${p.episodes} held-out episodes per k, each in ${p.orderings} orders; accuracy of the constrained argmax over the episode's 4 labels (chance 0.25); mean ± std over ${ctx.seeds.length} seed(s). More demonstrations make it likelier that the query word itself was demonstrated, so accuracy rises with k once the model copies; a query word not among the demonstrations needs generalisation by category.`,
     '',
     '**Accuracy** (mean over orders)',
     '',
     accTable,
+    '',
+    '**Accuracy by query** (all k and orders)',
+    '',
+    seenTable,
     '',
     '**Order sensitivity** (best − worst order accuracy)',
     '',

@@ -13,10 +13,14 @@
  * position of it, given the sequence so far, is its next token), and earlier answers are given.
  *
  * Many-shot in-context classification (paper §3.5, Fig. 6–7): words of K fixed categories (animals,
- * colours, foods, tools); per episode the categories get a random permutation of the K labels, so the
- * label of a word can only be read off the demonstrations "input: WORD label: LABEL". After k
- * demonstrations the query "input: WORD label:" (a word not among the demonstrations) is classified by
- * the argmax over the K labels' first tokens (constrained decoding).
+ * colours, foods, tools); per episode the categories get K distinct labels drawn from a pool of 24
+ * (the letters A–X) and two words of each category are in play, so the label of a word can only be
+ * read off the demonstrations "WORD=LABEL". After k demonstrations the query "WORD=" is classified
+ * by the argmax over the episode's K labels' first tokens (constrained decoding). The query word is
+ * among the demonstrations (copy its label) or not (only its category can tell: generalisation).
+ * Labels drawn from a pool rather than a fixed set of K matter for learning: with K fixed labels a
+ * small model sits at the uniform guess (loss ln K) for thousands of steps, while labels that must be
+ * found in the context are learned like the needle task's numbers.
  */
 import type { Floats } from '../core/backend.ts';
 import type { Rng } from '../core/rng.ts';
@@ -373,7 +377,14 @@ export const CATEGORIES: Record<string, string[]> = {
     'spade',
   ],
 };
-export const ICL_LABELS = ['alpha', 'beta', 'gamma', 'delta'];
+/**
+ * The label pool: each episode gives its K categories K distinct labels drawn from it. Single capital
+ * letters written right after "=" are one byte token each under GPT-2 pre-tokenisation, so every
+ * label's first token is distinct whatever the tokenizer learned.
+ */
+export const ICL_LABELS = 'ABCDEFGHIJKLMNOPQRSTUVWX'.split('');
+/** Words per category in play in one episode (demonstrations and query are drawn from them). */
+export const ICL_WORDS_PER_EPISODE = 2;
 
 export interface IclDemo {
   word: string;
@@ -381,31 +392,33 @@ export interface IclDemo {
 }
 
 export interface IclEpisode {
-  /** label index of each category in this episode */
+  /** index into ICL_LABELS of each category's label in this episode */
   labelOf: number[];
   demos: IclDemo[];
   query: IclDemo;
 }
 
-const demoLine = (word: string, label: string) => `input: ${word} label: ${label}\n`;
+/** A demonstration's prompt part "WORD=" (its label follows as "LABEL\n"). */
+const demoPrompt = (word: string) => `${word}=`;
+const demoLine = (word: string, label: string) => `${demoPrompt(word)}${label}\n`;
 
-function randomWord(rng: Rng, exclude?: Set<string>): IclDemo {
-  const names = Object.keys(CATEGORIES);
-  for (;;) {
-    const category = rng.int(names.length);
-    const word = pick(rng, CATEGORIES[names[category]]);
-    if (!exclude?.has(word)) return { word, category };
-  }
-}
-
+/**
+ * An episode: the K categories get K distinct random labels from the pool, ICL_WORDS_PER_EPISODE
+ * random words of each category are in play, and the demonstrations and the query are drawn from
+ * those words (so the query word may or may not be among the demonstrations).
+ */
 export function makeIclEpisode(rng: Rng, shots: number): IclEpisode {
+  const names = Object.keys(CATEGORIES);
   const labelOf = shuffle(
     rng,
     ICL_LABELS.map((_, i) => i),
-  );
-  const demos = Array.from({ length: shots }, () => randomWord(rng));
-  const query = randomWord(rng, new Set(demos.map((d) => d.word)));
-  return { labelOf, demos, query };
+  ).slice(0, names.length);
+  const words: IclDemo[] = [];
+  for (const [category, name] of names.entries())
+    for (const word of shuffle(rng, CATEGORIES[name].slice()).slice(0, ICL_WORDS_PER_EPISODE))
+      words.push({ word, category });
+  const demos = Array.from({ length: shots }, () => pick(rng, words));
+  return { labelOf, demos, query: pick(rng, words) };
 }
 
 /** The episode's text up to (excluding) the query's label, in the given demonstration order. */
@@ -415,7 +428,7 @@ export function iclPrompt(e: IclEpisode, order?: readonly number[]): string {
 }
 
 /**
- * The whole episode, the query's label included ("… input: WORD label: LABEL\n"), with the
+ * The whole episode, the query's label included ("… WORD=LABEL\n"), with the
  * character range of every label " LABEL" (the demonstrations', then the query's).
  */
 export function iclEpisodeText(
@@ -426,8 +439,8 @@ export function iclEpisodeText(
   let text = '';
   const labels: Array<{ start: number; end: number }> = [];
   for (const d of [...idx.map((i) => e.demos[i]), e.query]) {
-    text += `input: ${d.word} label:`;
-    const label = ` ${ICL_LABELS[e.labelOf[d.category]]}`;
+    text += demoPrompt(d.word);
+    const label = ICL_LABELS[e.labelOf[d.category]];
     labels.push({ start: text.length, end: text.length + label.length });
     text += `${label}\n`;
   }
@@ -471,15 +484,15 @@ export function iclTrainingExamples(
   return out;
 }
 
-/** The first token of each label as it follows "label:" (must differ between labels). */
+/** The first token of each label of the pool as it follows "WORD=" (must differ between labels). */
 export function labelTokens(tokenizer: Tokenizer): number[] {
-  const ids = ICL_LABELS.map((l) => tokenizer.encode(` ${l}`)[0]);
+  const ids = ICL_LABELS.map((l) => tokenizer.encode(`=${l}`)[1]);
   if (new Set(ids).size !== ids.length)
     throw new Error(`in-context task: the labels' first tokens are not distinct (${ids.join(', ')})`);
   return ids;
 }
 
-/** Constrained classification: the label whose first token has the largest logit at `row`. */
+/** Constrained classification: the index of the candidate token with the largest logit at `row`. */
 export function classify(logits: Floats, row: number, labelIds: readonly number[]): number {
   let best = 0;
   for (let i = 1; i < labelIds.length; i++)
