@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Command } from 'commander';
 import { backendNames, createBackend } from '../src/backends/index.ts';
+import { IGNORE_TARGET } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { registerEvalCommands } from '../src/eval/command.ts';
 import { EXPERIMENTS } from '../src/eval/common.ts';
@@ -23,7 +24,9 @@ import {
   countTokens,
   greedyReproduces,
   ICL_LABELS,
+  ICL_WORDS_PER_EPISODE,
   iclPrompt,
+  iclTrainingExamples,
   labelTokens,
   makeIclEpisode,
   makeNeedleExample,
@@ -247,22 +250,39 @@ describe('needle task', () => {
 });
 
 describe('in-context task', () => {
-  test('episodes, prompts and constrained classification', () => {
-    const e = makeIclEpisode(new Rng(4), 5);
-    assert.equal(e.demos.length, 5);
-    assert.ok(!e.demos.some((d) => d.word === e.query.word), 'query word not among the demonstrations');
-    assert.deepEqual([...e.labelOf].sort(), [0, 1, 2, 3]);
-    const prompt = iclPrompt(e, [4, 3, 2, 1, 0]);
+  test('episodes, prompts, training examples and constrained classification', () => {
+    const rng = new Rng(4);
+    const e = makeIclEpisode(rng, 12);
+    assert.equal(e.demos.length, 12);
+    assert.equal(new Set(e.labelOf).size, 4, 'four distinct labels from the pool');
+    assert.ok(e.labelOf.every((l) => l >= 0 && l < ICL_LABELS.length));
+    const inPlay = new Set([...e.demos, e.query].map((d) => d.word));
+    assert.ok(
+      inPlay.size <= 4 * ICL_WORDS_PER_EPISODE,
+      `at most two words per category in play (${inPlay.size})`,
+    );
+    const prompt = iclPrompt(e, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
     const lines = prompt.split('\n');
-    assert.equal(lines.length, 6);
-    assert.equal(lines[0], `input: ${e.demos[4].word} label: ${ICL_LABELS[e.labelOf[e.demos[4].category]]}`);
-    assert.equal(lines[5], `input: ${e.query.word} label:`);
-    const tokenizer = trainTokenizer(`${prompt} alpha beta gamma delta`.repeat(20), { vocabSize: 300 });
+    assert.equal(lines.length, 13);
+    assert.equal(lines[0], `${e.demos[11].word}=${ICL_LABELS[e.labelOf[e.demos[11].category]]}`);
+    assert.equal(lines[12], `${e.query.word}=`);
+    const tokenizer = trainTokenizer(`${prompt}${ICL_LABELS.join(' ')}`.repeat(20), { vocabSize: 300 });
     const ids = labelTokens(tokenizer);
+    assert.equal(new Set(ids).size, ICL_LABELS.length);
     const logits = new Float32Array(300);
     logits[ids[2]] = 5;
-    logits[7] = 9; // not a label: ignored
-    assert.equal(classify(logits, 0, ids), 2);
+    logits[7] = 9; // not a candidate: ignored
+    assert.equal(classify(logits, 0, [ids[0], ids[1], ids[2], ids[3]]), 2);
+    // Training examples score exactly the labels: every scored target is a label token.
+    const examples = iclTrainingExamples(rng, tokenizer, { count: 20, maxShots: 6, seq: 128 });
+    for (const ex of examples) {
+      const scored = [...ex.targets].filter((t) => t !== IGNORE_TARGET);
+      assert.ok(
+        scored.length >= 2 && scored.every((t) => ids.includes(t)),
+        'labels, and only labels, are scored',
+      );
+      assert.equal(scored.length, tokenizer.decode([...ex.inputs]).split('\n').length);
+    }
   });
 });
 

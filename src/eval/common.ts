@@ -125,7 +125,7 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     },
     icl: {
       size: size('s', 64, 2, 4, 16),
-      training: { steps: 1000, batch: 8, seq: 128, lr: 3e-3, evalEvery: 250 },
+      training: { steps: 2000, batch: 8, seq: 128, lr: 3e-3, evalEvery: 250 },
       trainExamples: 20_000,
       valExamples: 256,
       context: 128,
