@@ -30,6 +30,7 @@ import {
   labelTokens,
   makeIclEpisode,
   makeNeedleExample,
+  needleTrainingExamples,
   tokenise,
   tokenRange,
 } from '../src/eval/tasks.ts';
@@ -216,6 +217,38 @@ describe('needle task', () => {
         ex.text.slice(a.start, a.end),
       );
     }
+  });
+
+  test('training examples fit the sequence and score exactly the answers " NUMBER."', () => {
+    const examples = needleTrainingExamples(new Rng(3), pool, tokenizer, {
+      count: 12,
+      lengths: [60, 100],
+      maxNeedles: 4,
+      digits: 3,
+      seq: 160,
+    });
+    assert.equal(examples.length, 12);
+    for (const ex of examples) {
+      assert.ok(ex.inputs.length <= 160);
+      const text = tokenizer.decode([...ex.inputs]); // all but the final newline
+      const asked = text.split('\n').filter((l) => l.startsWith('Q: '));
+      assert.ok(asked.length >= 1, 'every needle is asked');
+      // the scored targets decode to the answers, in order
+      const scored = [...ex.targets].filter((t) => t !== IGNORE_TARGET);
+      const answers = asked.map((l) => l.slice(l.lastIndexOf(' is') + 3)).join('');
+      assert.equal(tokenizer.decode(scored), answers);
+    }
+    assert.throws(
+      () =>
+        needleTrainingExamples(new Rng(3), pool, tokenizer, {
+          count: 2,
+          lengths: [60, 100],
+          maxNeedles: 4,
+          digits: 3,
+          seq: 20,
+        }),
+      /rarely fit seq 20/,
+    );
   });
 
   test('teacher-forced scoring agrees with greedy decoding', () => {
