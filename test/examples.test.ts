@@ -4,6 +4,7 @@
  * quickly (copy a random key), deterministically.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { IGNORE_TARGET } from '../src/core/backend.ts';
@@ -163,5 +164,6 @@ describe('train() on examples', () => {
       }),
       /training examples example 0 has 39 inputs; expected 1 … 24/,
     );
+    assert.ok(!existsSync(out), 'nothing was written');
   });
 });

@@ -125,6 +125,15 @@ function resolveSettings(o: TrainOptions) {
         `--${key} must be a ${key === 'seed' ? 'non-negative' : 'positive'} integer, found ${v}`,
       );
   }
+  if (o.examples && o.tokenizer) {
+    // before anything is written: bad examples must not leave a half-made output folder behind
+    try {
+      checkExamples(o.examples.train, settings.seq, o.tokenizer.vocabSize, 'training examples');
+      checkExamples(o.examples.val, settings.seq, o.tokenizer.vocabSize, 'validation examples');
+    } catch (e) {
+      throw new TrainingError((e as Error).message);
+    }
+  }
   if (!(settings.lr > 0 && Number.isFinite(settings.lr)))
     throw new TrainingError(`--lr must be a positive number, found ${settings.lr}`);
   if (!Number.isSafeInteger(settings.vocab) || settings.vocab < 257)
@@ -142,13 +151,7 @@ function trainingData(
 ) {
   const { batch, seq, seed } = settings;
   if (o.examples) {
-    const { train: trainSet, val } = o.examples;
-    try {
-      checkExamples(trainSet, seq, tokenizer.vocabSize, 'training examples');
-      checkExamples(val, seq, tokenizer.vocabSize, 'validation examples');
-    } catch (e) {
-      throw new TrainingError((e as Error).message);
-    }
+    const { train: trainSet, val } = o.examples; // checked by resolveSettings
     const scored = val.flatMap((e) => [...e.targets].filter((t) => t !== IGNORE_TARGET));
     return {
       createSampler: () => new ExampleSampler(trainSet, batch, seq, seed + 1),
