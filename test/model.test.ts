@@ -208,3 +208,17 @@ test('every variant initialises, runs, and exposes its attention maps', () => {
     );
   }
 });
+
+test('a reused gradient set gives the same gradients as a fresh one', () => {
+  for (const variant of ['diff', 'baseline', 'diffv2'] as const) {
+    const config = matchedConfig(baseline, variant);
+    const backend = createJsBackend();
+    const model = new LanguageModel(config, initParameters(config, backend, new Rng(2)), backend);
+    const [a, b] = [tokens(5, 11, 4), tokens(5, 11, 8)];
+    const first = model.lossAndGradients(a, b, 1, 5).grads;
+    const fresh = model.lossAndGradients(b, a, 1, 5).grads;
+    const reused = model.lossAndGradients(b, a, 1, 5, first).grads;
+    assert.equal(reused, first, 'the same set, refilled');
+    for (const [name, g] of fresh) assert.deepEqual(reused.get(name), g, `${variant} ${name}`);
+  }
+});

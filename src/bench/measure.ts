@@ -8,7 +8,13 @@ import { Rng } from '../core/rng.ts';
 import { generateTokens } from '../generate/generate.ts';
 import { type ModelConfig, parseConfig, type Variant } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
-import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
+import {
+  countParameters,
+  initParameters,
+  type ParameterSet,
+  parameterShapes,
+  zerosLike,
+} from '../model/parameters.ts';
 import { adamwStep, clipGradients } from '../train/adamw.ts';
 
 export interface BenchCase {
@@ -86,8 +92,10 @@ export function runBenchCase(k: BenchCase): BenchRecord {
   if (k.mode === 'train') {
     const optimiser = { step: 0, m: zerosLike(model.params, backend), v: zerosLike(model.params, backend) };
     const decayed = new Set<string>();
+    let buffer: ParameterSet | undefined;
     const step = () => {
-      const { grads } = model.lossAndGradients(tokens, tokens, k.batch, k.seq);
+      const { grads } = model.lossAndGradients(tokens, tokens, k.batch, k.seq, buffer);
+      buffer = grads;
       clipGradients(grads, 1, backend);
       adamwStep(model.params, grads, optimiser, 1e-4, decayed, undefined, backend);
     };

@@ -107,18 +107,27 @@ export class LanguageModel {
     return { logits, maps, lambdas };
   }
 
-  /** Mean next-token cross-entropy and its gradient for every parameter. */
+  /**
+   * Mean next-token cross-entropy (over the targets that are not IGNORE_TARGET) and its gradient for
+   * every parameter. `into`: a gradient set from an earlier call to reuse (zeroed here), which spares
+   * a training loop a fresh allocation of the model's size every step.
+   */
   lossAndGradients(
     inputs: Int32Array,
     targets: Int32Array,
     batch: number,
     seq: number,
+    into?: ParameterSet,
   ): { loss: number; grads: ParameterSet; logits: Floats; lambdas?: number[] } {
     this.checkTokens(targets, batch, seq);
     const { logits, tape, lambdas } = this.run(inputs, batch, seq, {}, true);
     const V = this.config.vocab_size;
     const { loss, dLogits } = this.backend.crossEntropy(logits, targets, batch * seq, V);
-    const grads = zerosLike(this.params, this.backend);
+    let grads: ParameterSet;
+    if (into) {
+      for (const g of into.values()) g.fill(0);
+      grads = into;
+    } else grads = zerosLike(this.params, this.backend);
     this.backward(tape!, dLogits, grads, batch, seq);
     return { loss, grads, logits, lambdas };
   }

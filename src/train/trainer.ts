@@ -16,7 +16,13 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import { saveModelFolder } from '../io/model-folder.ts';
 import { type ModelConfig, parseConfig, VARIANTS, type Variant } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
-import { countParameters, initParameters, parameterShapes, zerosLike } from '../model/parameters.ts';
+import {
+  countParameters,
+  initParameters,
+  type ParameterSet,
+  parameterShapes,
+  zerosLike,
+} from '../model/parameters.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
 import { ADAMW_DEFAULTS, type AdamWState, adamwStep, clipGradients, isDecayed } from './adamw.ts';
 import { type Batch, BatchSampler, evaluationBatches, type Sampler, type SamplerState } from './batches.ts';
@@ -286,6 +292,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let trainSeconds = 0;
   let last: MetricsRecord | undefined;
   let lastVal = Number.NaN;
+  let gradBuffer: ParameterSet | undefined; // reused every step
   for (let step = startStep + 1; step <= settings.steps; step++) {
     const t0 = performance.now();
     const batch = sampler.next();
@@ -294,7 +301,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       batch.targets,
       settings.batch,
       settings.seq,
+      gradBuffer,
     );
+    gradBuffer = grads;
     for (const name of frozen) grads.get(name)!.fill(0);
     const gradNorm = clipGradients(grads, GRAD_CLIP, backend);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
