@@ -266,6 +266,9 @@ napi_value ScaleInPlace(napi_env env, const Args& a) {
   return undefinedValue(env);
 }
 
+// fmaPeakGflops(seconds) → GFLOP/s of fused multiply-adds on every kernel thread
+napi_value FmaPeakGflops(napi_env env, const Args& a) { return number(env, dt::fmaPeakGflops(a.num(0))); }
+
 // sumOfSquares(x) → Σ x²
 napi_value SumOfSquares(napi_env env, const Args& a) {
   size_t n;
@@ -405,6 +408,7 @@ NAPI_MODULE_INIT() {
       {"crossEntropy", nullptr, wrap<CrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addInPlace", nullptr, wrap<AddInPlace>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scaleInPlace", nullptr, wrap<ScaleInPlace>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeakGflops", nullptr, wrap<FmaPeakGflops>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOfSquares", nullptr, wrap<SumOfSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamwUpdate", nullptr, wrap<AdamwUpdate>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionForward", nullptr, wrap<AttentionForward>, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -35,6 +35,8 @@ namespace {
 
 int gKernelThreads = 1;
 int gBlasThreads = 0;
+/** Whether the matmuls are split over OpenMP threads, each calling a single-threaded BLAS. */
+bool gSplitGemm = false;
 
 /** Work below this many elements runs on one thread (thread wake-up costs more than it saves). */
 constexpr size_t kParallelMin = 1 << 15;
@@ -78,7 +80,13 @@ void initThreads() {
 #ifdef _OPENMP
   gKernelThreads = omp_get_max_threads();
 #endif
-  if (openblas_set_num_threads) {
+  // DIFF_TRANSFORMER_SPLIT_GEMM=1: one thread pool (OpenMP) for everything, the BLAS single-threaded
+  // inside it, instead of OpenBLAS's own pthreads alternating with OpenMP's.
+  gSplitGemm = envInt("DIFF_TRANSFORMER_SPLIT_GEMM") == 1 && openblas_set_num_threads && gKernelThreads > 1;
+  if (gSplitGemm) {
+    openblas_set_num_threads(1);
+    gBlasThreads = 1;
+  } else if (openblas_set_num_threads) {
     int want = envInt("OPENBLAS_NUM_THREADS");
     if (want <= 0) want = envInt("OMP_NUM_THREADS");
     if (want <= 0) want = gKernelThreads;
@@ -93,13 +101,44 @@ int kernelThreads() { return gKernelThreads; }
 
 // ---- linear -------------------------------------------------------------------------------------
 
+namespace {
+/**
+ * C[m, n] = α·op(A)·op(B) + β·C, row-major. With gSplitGemm the m rows of C are split into one block
+ * per OpenMP thread (blocks of op(A)'s rows: A's rows, or A's columns when transposed).
+ */
+void sgemm(bool transA, bool transB, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
+           float* c, int ldc) {
+  const int ta = transA ? DtTrans : DtNoTrans, tb = transB ? DtTrans : DtNoTrans;
+  const double work = static_cast<double>(m) * n * k;
+  if (!gSplitGemm || m < 2 * gKernelThreads || work < 1 << 18) {
+    cblas_sgemm(DtRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int t = 0, nt = 1;
+#endif
+    const int per = (m + nt - 1) / nt;
+    const int i0 = std::min(m, t * per), i1 = std::min(m, i0 + per);
+    if (i1 > i0) {
+      const float* ai = transA ? a + i0 : a + static_cast<size_t>(i0) * lda;
+      cblas_sgemm(DtRowMajor, ta, tb, i1 - i0, n, k, 1.0f, ai, lda, b, ldb, beta, c + static_cast<size_t>(i0) * ldc,
+                  ldc);
+    }
+  }
+}
+}  // namespace
+
 void linearForward(const float* x, const float* w, int rows, int inDim, int outDim, float* y) {
   if (rows == 0 || outDim == 0) return;
   if (inDim == 0) {
     std::memset(y, 0, sizeof(float) * static_cast<size_t>(rows) * outDim);
     return;
   }
-  cblas_sgemm(DtRowMajor, DtNoTrans, DtTrans, rows, outDim, inDim, 1.0f, x, inDim, w, inDim, 0.0f, y, outDim);
+  sgemm(false, true, rows, outDim, inDim, x, inDim, w, inDim, 0.0f, y, outDim);
 }
 
 void linearBackward(const float* dy, const float* x, const float* w, int rows, int inDim, int outDim, float* dw,
@@ -109,8 +148,8 @@ void linearBackward(const float* dy, const float* x, const float* w, int rows, i
     if (dx) std::memset(dx, 0, sizeof(float) * static_cast<size_t>(rows) * inDim);
     return;
   }
-  if (dx) cblas_sgemm(DtRowMajor, DtNoTrans, DtNoTrans, rows, inDim, outDim, 1.0f, dy, outDim, w, inDim, 0.0f, dx, inDim);
-  cblas_sgemm(DtRowMajor, DtTrans, DtNoTrans, outDim, inDim, rows, 1.0f, dy, outDim, x, inDim, 1.0f, dw, inDim);
+  if (dx) sgemm(false, false, rows, inDim, outDim, dy, outDim, w, inDim, 0.0f, dx, inDim);
+  sgemm(true, false, outDim, inDim, rows, dy, outDim, x, inDim, 1.0f, dw, inDim);
 }
 
 // ---- embedding ----------------------------------------------------------------------------------
@@ -287,6 +326,40 @@ void addInPlace(float* a, const float* b, size_t n) {
 void scaleInPlace(float* x, size_t n, float c) {
 #pragma omp parallel for schedule(static) if (n > 4 * kParallelMin)
   for (size_t i = 0; i < n; i++) x[i] *= c;
+}
+
+double fmaPeakGflops(double seconds) {
+  typedef float v8 __attribute__((vector_size(32)));
+  constexpr int kChains = 12;  // enough independent FMAs in flight to cover the latency
+  constexpr long kInner = 1 << 16;
+  double flops = 0, elapsed = 0;
+  float sink = 0;
+  for (long rounds = 1; elapsed < seconds; rounds *= 2) {
+#ifdef _OPENMP
+    const double t0 = omp_get_wtime();
+#endif
+    double total = 0;
+#pragma omp parallel reduction(+ : total, sink)
+    {
+      v8 acc[kChains];
+      for (int i = 0; i < kChains; i++) acc[i] = v8{} + 1.0f + 0.001f * i;
+      const v8 mul = v8{} + 0.999999f, add = v8{} + 1e-7f;
+      for (long r = 0; r < rounds * kInner; r++)
+        for (int i = 0; i < kChains; i++) acc[i] = acc[i] * mul + add;
+      for (int i = 0; i < kChains; i++)
+        for (int j = 0; j < 8; j++) sink += acc[i][j];
+      total += 2.0 * 8 * kChains * rounds * kInner;
+    }
+#ifdef _OPENMP
+    elapsed = omp_get_wtime() - t0;
+#else
+    elapsed = seconds;
+#endif
+    flops = total;
+  }
+  volatile float keep = sink;
+  (void)keep;
+  return flops / elapsed / 1e9;
 }
 
 double sumOfSquares(const float* x, size_t n) {

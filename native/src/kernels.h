@@ -34,6 +34,12 @@ void swigluBackward(const float* dh, const float* gate, const float* up, size_t 
 double crossEntropy(const float* logits, const int32_t* targets, int rows, int vocab, int scored, float* dLogits);
 void addInPlace(float* a, const float* b, size_t n);
 void scaleInPlace(float* x, size_t n, float c);
+/**
+ * This machine's fp32 peak as our kernels can reach it: every OpenMP thread runs independent chains
+ * of 8-wide fused multiply-adds (the vector width the build targets) for about `seconds`; GFLOP/s.
+ */
+double fmaPeakGflops(double seconds);
+
 /** Σ x², accumulated in double */
 double sumOfSquares(const float* x, size_t n);
 

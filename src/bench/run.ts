@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackend } from '../backends/index.ts';
+import { loadNativeAddon } from '../backends/native/addon.ts';
 import type { Variant } from '../model/config.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { loadCorpus } from '../train/corpus.ts';
@@ -17,6 +18,23 @@ import { type BenchCase, type BenchRecord, benchConfig, forwardFlopsPerToken } f
 
 /** fp32 peak of the reference machine (2-core Zen 3, AVX2 FMA), measured with an FMA loop (DESIGN.md). */
 export const DEFAULT_PEAK_GFLOPS = 152;
+
+/**
+ * This machine's fp32 peak for MFU: the native addon's FMA loop (8-wide fused multiply-adds on every
+ * thread — the vector width the build targets) when it loads, else the reference machine's figure.
+ */
+export function measuredPeakGflops(): { gflops: number; source: string } {
+  const addon = loadNativeAddon();
+  if (!addon)
+    return {
+      gflops: DEFAULT_PEAK_GFLOPS,
+      source: 'the reference machine (2-core Zen 3), native addon absent',
+    };
+  return {
+    gflops: Math.round(addon.fmaPeakGflops(1)),
+    source: 'measured here: 8-wide FMA loop on every thread',
+  };
+}
 
 export const SIZES = {
   small: { d_model: 128, n_layers: 4, seq: 128, batch: 8, vocab: 256 },

@@ -10,6 +10,7 @@ import {
   benchTable,
   DEFAULT_PEAK_GFLOPS,
   matmulBenchLine,
+  measuredPeakGflops,
   runBenchmarks,
   SIZES,
   type SizeName,
@@ -163,9 +164,8 @@ export function buildProgram(): Command {
     .option('--seconds <s>', 'measuring time per case', number('--seconds'), 3)
     .option(
       '--peak <gflops>',
-      'fp32 peak GFLOP/s of this machine, for MFU',
+      `fp32 peak GFLOP/s for MFU (default: measured with an FMA loop, or ${DEFAULT_PEAK_GFLOPS} without the native addon)`,
       number('--peak'),
-      DEFAULT_PEAK_GFLOPS,
     )
     .option('--no-torch', 'skip the PyTorch comparison')
     .option('--no-memory', 'skip the long-sequence memory cases')
@@ -175,12 +175,15 @@ export function buildProgram(): Command {
         throw new Error(`unknown size "${o.size}" (available: ${Object.keys(SIZES).join(', ')})`);
       const backends = o.backend ? [createBackend(o.backend).name] : backendNames();
       const narrowed = Boolean(o.size || o.variant);
+      const peak =
+        o.peak !== undefined ? { gflops: o.peak as number, source: '--peak' } : measuredPeakGflops();
+      process.stderr.write(`MFU against a peak of ${peak.gflops} GFLOP/s (${peak.source})\n`);
       const records = runBenchmarks({
         backends,
         variants: o.variant ? [o.variant] : [...VARIANTS],
         sizes: o.size ? [o.size as SizeName] : (Object.keys(SIZES) as SizeName[]),
         seconds: o.seconds,
-        peakGflops: o.peak,
+        peakGflops: peak.gflops,
         torch: o.torch,
         memory: o.memory && !narrowed,
         generate: o.generate && !o.size,
@@ -194,7 +197,10 @@ export function buildProgram(): Command {
       if (o.json) process.stdout.write(`${JSON.stringify(records)}\n`);
       else {
         const matmul = backends.filter((b) => b !== 'js').map((b) => matmulBenchLine(b));
-        process.stdout.write(`${benchTable(records)}\n\n${[...matmul, tokenizerBenchLine()].join('\n')}\n`);
+        const peakLine = `fp32 peak for MFU: ${peak.gflops} GFLOP/s (${peak.source})`;
+        process.stdout.write(
+          `${benchTable(records)}\n\n${[peakLine, ...matmul, tokenizerBenchLine()].join('\n')}\n`,
+        );
       }
     });
 

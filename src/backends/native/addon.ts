@@ -77,6 +77,7 @@ export interface Addon {
   addInPlace(a: Float32Array, b: Float32Array): void;
   scaleInPlace(x: Float32Array, c: number): void;
   sumOfSquares(x: Float32Array): number;
+  fmaPeakGflops(seconds: number): number;
   adamwUpdate(
     p: Float32Array,
     g: Float32Array,
