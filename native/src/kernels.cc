@@ -105,14 +105,16 @@ int kernelThreads() { return gKernelThreads; }
 
 namespace {
 /**
- * C[m, n] = α·op(A)·op(B) + β·C, row-major. With gSplitGemm the m rows of C are split into one block
- * per OpenMP thread (blocks of op(A)'s rows: A's rows, or A's columns when transposed).
+ * C[m, n] = op(A)·op(B) + β·C, row-major. With gSplitGemm the work is split into one block per OpenMP
+ * thread, each a single-threaded BLAS call: blocks of C's rows (op(A)'s rows), or, when there are too
+ * few rows (decoding one token), blocks of C's columns (op(B)'s columns).
  */
 void sgemm(bool transA, bool transB, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
            float* c, int ldc) {
   const int ta = transA ? DtTrans : DtNoTrans, tb = transB ? DtTrans : DtNoTrans;
   const double work = static_cast<double>(m) * n * k;
-  if (!gSplitGemm || m < 2 * gKernelThreads || work < 1 << 18) {
+  const bool byRows = m >= 2 * gKernelThreads;
+  if (!gSplitGemm || work < 1 << 18 || (!byRows && n < 64 * gKernelThreads)) {
     cblas_sgemm(DtRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
     return;
   }
@@ -123,12 +125,16 @@ void sgemm(bool transA, bool transB, int m, int n, int k, const float* a, int ld
 #else
     const int t = 0, nt = 1;
 #endif
-    const int per = (m + nt - 1) / nt;
-    const int i0 = std::min(m, t * per), i1 = std::min(m, i0 + per);
-    if (i1 > i0) {
+    const int total = byRows ? m : n;
+    const int per = byRows ? (total + nt - 1) / nt : ((total + nt - 1) / nt + 15) / 16 * 16;
+    const int i0 = std::min(total, t * per), i1 = std::min(total, i0 + per);
+    if (i1 > i0 && byRows) {
       const float* ai = transA ? a + i0 : a + static_cast<size_t>(i0) * lda;
       cblas_sgemm(DtRowMajor, ta, tb, i1 - i0, n, k, 1.0f, ai, lda, b, ldb, beta, c + static_cast<size_t>(i0) * ldc,
                   ldc);
+    } else if (i1 > i0) {
+      const float* bj = transB ? b + static_cast<size_t>(i0) * ldb : b + i0;
+      cblas_sgemm(DtRowMajor, ta, tb, m, i1 - i0, k, 1.0f, a, lda, bj, ldb, beta, c + i0, ldc);
     }
   }
 }
