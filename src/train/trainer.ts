@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend } from '../backends/index.ts';
-import { IGNORE_TARGET } from '../core/backend.ts';
+import { countScoredTargets, IGNORE_TARGET } from '../core/backend.ts';
 import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { saveModelFolder } from '../io/model-folder.ts';
@@ -25,7 +25,7 @@ import {
 } from '../model/parameters.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
 import { ADAMW_DEFAULTS, type AdamWState, adamwStep, clipGradients, isDecayed } from './adamw.ts';
-import { type Batch, BatchSampler, evaluationBatches, type Sampler, type SamplerState } from './batches.ts';
+import { BatchSampler, evaluationBatches, type Sampler, type SamplerState } from './batches.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { loadCorpus, splitTokens } from './corpus.ts';
 import {
@@ -191,8 +191,6 @@ function prepareOutputFolder(out: string, resume: boolean): void {
   mkdirSync(out, { recursive: true });
 }
 
-const scoredTargets = (b: Batch): number => b.targets.reduce((n, t) => n + (t === IGNORE_TARGET ? 0 : 1), 0);
-
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const { preset, settings } = resolveSettings(o);
@@ -264,7 +262,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const n = b.count * settings.seq;
     const inputs = b.inputs.subarray(0, n);
     const targets = b.targets.subarray(0, n);
-    return { inputs, targets, count: b.count, scored: scoredTargets({ inputs, targets }) };
+    return { inputs, targets, count: b.count, scored: countScoredTargets(targets, n, tokenizer.vocabSize) };
   });
   const evaluate = (): number => {
     let total = 0;
