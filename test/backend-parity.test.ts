@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backendNames, createBackend } from '../src/backends/index.ts';
+import { createNativeBackend } from '../src/backends/native/index.ts';
 import { describeBackendParity } from './backend-suite.ts';
 
 const others = backendNames().filter((name) => name !== 'js');
@@ -17,3 +18,11 @@ test('backend list: js always, auto is the last (fastest)', () => {
 });
 
 for (const name of others) describeBackendParity(`${name} backend matches js`, createBackend(name));
+
+// Outputs the native kernels must overwrite in full come uninitialised, and scratch memory is
+// poisoned when its scope closes: NaN would show wherever a kernel or the model relies on either.
+if (others.includes('native'))
+  describeBackendParity(
+    'native backend with NaN-poisoned outputs matches js',
+    createNativeBackend({ poisonOutputs: true }),
+  );

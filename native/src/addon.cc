@@ -387,6 +387,9 @@ napi_value Info(napi_env env, const Args&) {
   napi_set_named_property(env, obj, "blas", blas);
   napi_set_named_property(env, obj, "blasThreads", bt);
   napi_set_named_property(env, obj, "threads", kt);
+  napi_value fw;
+  napi_create_int32(env, dt::fmaWidth(), &fw);
+  napi_set_named_property(env, obj, "fmaWidth", fw);
   return obj;
 }
 

@@ -3,6 +3,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -336,44 +337,80 @@ void scaleInPlace(float* x, size_t n, float c) {
   for (size_t i = 0; i < n; i++) x[i] *= c;
 }
 
-double fmaPeakGflops(double seconds) {
-  typedef float v8 __attribute__((vector_size(32)));
-  constexpr int kChains = 12;  // enough independent FMAs in flight to cover the latency
-  constexpr long kInner = 1 << 16;
-  double flops = 0, elapsed = 0;
-  float sink = 0;
-  for (long rounds = 1; elapsed < seconds; rounds *= 2) {
-#ifdef _OPENMP
-    const double t0 = omp_get_wtime();
-#endif
-    double total = 0;
-#pragma omp parallel reduction(+ : total, sink)
-    {
-      v8 acc[kChains];
-      for (int i = 0; i < kChains; i++) acc[i] = v8{} + 1.0f + 0.001f * i;
-      const v8 mul = v8{} + 0.999999f, add = v8{} + 1e-7f;
-      for (long r = 0; r < rounds * kInner; r++)
-        for (int i = 0; i < kChains; i++) acc[i] = acc[i] * mul + add;
-      for (int i = 0; i < kChains; i++)
-        for (int j = 0; j < 8; j++) sink += acc[i][j];
-      total += 2.0 * 8 * kChains * rounds * kInner;
-    }
-#ifdef _OPENMP
-    elapsed = omp_get_wtime() - t0;
-#else
-    elapsed = seconds;
-#endif
-    flops = total;
-  }
-  volatile float keep = sink;
-  (void)keep;
+namespace {
+
+// FLOP/s of W-float fused multiply-adds on every kernel thread, timed for about `seconds`.
+#define DT_FMA_PEAK_LOOP(W)                                                                   \
+  typedef float vec __attribute__((vector_size(4 * (W))));                                    \
+  constexpr int kChains = 16; /* enough independent FMAs in flight to cover the latency */    \
+  constexpr long kInner = 1 << 16;                                                            \
+  double flops = 0, elapsed = 0;                                                              \
+  float sink = 0;                                                                             \
+  for (long rounds = 1; elapsed < seconds; rounds *= 2) {                                     \
+    const double t0 = wallSeconds();                                                          \
+    double total = 0;                                                                         \
+    _Pragma("omp parallel reduction(+ : total, sink)") {                                     \
+      vec acc[kChains];                                                                       \
+      for (int i = 0; i < kChains; i++) acc[i] = vec{} + 1.0f + 0.001f * i;                  \
+      const vec mul = vec{} + 0.999999f, add = vec{} + 1e-7f;                                 \
+      for (long r = 0; r < rounds * kInner; r++)                                              \
+        for (int i = 0; i < kChains; i++) acc[i] = acc[i] * mul + add;                        \
+      for (int i = 0; i < kChains; i++)                                                       \
+        for (int j = 0; j < (W); j++) sink += acc[i][j];                                      \
+      total += 2.0 * (W) * kChains * rounds * kInner;                                         \
+    }                                                                                         \
+    elapsed = wallSeconds() - t0;                                                             \
+    flops = total;                                                                            \
+  }                                                                                           \
+  volatile float keep = sink;                                                                 \
+  (void)keep;                                                                                 \
   return flops / elapsed / 1e9;
+
+double wallSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double fmaPeak8(double seconds) { DT_FMA_PEAK_LOOP(8) }
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) double fmaPeak16(double seconds) { DT_FMA_PEAK_LOOP(16) }
+#endif
+
+#undef DT_FMA_PEAK_LOOP
+
+}  // namespace
+
+int fmaWidth() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) return 16;
+#endif
+  return 8;
+}
+
+double fmaPeakGflops(double seconds) {
+#if defined(__x86_64__)
+  if (fmaWidth() == 16) return fmaPeak16(seconds);
+#endif
+  return fmaPeak8(seconds);
 }
 
 double sumOfSquares(const float* x, size_t n) {
   double total = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : total) if (n > 4 * kParallelMin)
-  for (size_t i = 0; i < n; i++) total += static_cast<double>(x[i]) * x[i];
+#pragma omp parallel reduction(+ : total) if (n > kParallelMin / 2)
+  {
+    int tid = 0, nt = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    const size_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
+    double acc[8] = {};  // eight independent sums: the adds pipeline (and vectorize) instead of chaining
+    size_t i = lo;
+    for (; i + 8 <= hi; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += static_cast<double>(x[i + j]) * x[i + j];
+    for (; i < hi; i++) acc[0] += static_cast<double>(x[i]) * x[i];
+    for (int j = 0; j < 8; j++) total += acc[j];
+  }
   return total;
 }
 
@@ -381,14 +418,16 @@ double sumOfSquares(const float* x, size_t n) {
 __attribute__((optimize("fp-contract=off"))) void adamwUpdate(float* p, const float* g, float* m, float* v,
                                                                size_t n, const AdamW& h) {
   const double a1 = 1 - h.beta1, a2 = 1 - h.beta2;
-#pragma omp parallel for simd schedule(static) if (n > 4 * kParallelMin)
+  const double stepSize = h.lr / h.c1, invSqrtC2 = 1 / std::sqrt(h.c2);
+  // a square root and a division per element: worth a second thread from a few thousand elements
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin / 4)
   for (size_t i = 0; i < n; i++) {
     const double gi = g[i];
     const float mi = static_cast<float>(h.beta1 * m[i] + a1 * gi);
     const float vi = static_cast<float>(h.beta2 * v[i] + a2 * gi * gi);
     m[i] = mi;
     v[i] = vi;
-    p[i] = static_cast<float>(p[i] * h.decay - (h.lr * (mi / h.c1)) / (std::sqrt(vi / h.c2) + h.eps));
+    p[i] = static_cast<float>(p[i] * h.decay - (stepSize * mi) / (std::sqrt(static_cast<double>(vi)) * invSqrtC2 + h.eps));
   }
 }
 
@@ -407,17 +446,19 @@ constexpr int SB = 16;  // key columns per register tile (two AVX2 vectors)
 
 inline int roundUp(int n, int m) { return (n + m - 1) / m * m; }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
 #define DT_AVX2 1
-#include <immintrin.h>
 #endif
 
 /**
  * C[m][n] (+)= Σ_k A[m·lda + k] · B[k·ldb + n] for m < M, n < N, k < K: a small row-major GEMM with
- * arbitrary row strides, register-tiled 4 rows × 16 columns. `accumulate` false overwrites C.
+ * arbitrary row strides, register-tiled 4 rows × 16 columns (AVX2). `accumulate` false overwrites C.
  */
-void smallGemm(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
-               bool accumulate) {
+void smallGemm256(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c,
+                  size_t ldc, bool accumulate) {
   int n0 = 0;
 #ifdef DT_AVX2
   for (; n0 + 16 <= N; n0 += 16) {
@@ -504,6 +545,59 @@ void smallGemm(int M, int N, int K, const float* a, size_t lda, const float* b, 
       }
     }
   }
+}
+
+#if defined(__x86_64__)
+#define DT_AVX512 __attribute__((target("avx512f")))
+
+/** One MR-row × 16·NV-column tile of smallGemm in AVX-512 registers (MR·NV accumulators). */
+template <int MR, int NV>
+DT_AVX512 inline void tile512(int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+                              bool accumulate) {
+  __m512 acc[MR][NV];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NV; j++) acc[i][j] = accumulate ? _mm512_loadu_ps(c + i * ldc + 16 * j) : _mm512_setzero_ps();
+  for (int k = 0; k < K; k++, b += ldb) {
+    __m512 bv[NV];
+    for (int j = 0; j < NV; j++) bv[j] = _mm512_loadu_ps(b + 16 * j);
+    for (int i = 0; i < MR; i++) {
+      const __m512 x = _mm512_set1_ps(a[i * lda + k]);
+      for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(x, bv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NV; j++) _mm512_storeu_ps(c + i * ldc + 16 * j, acc[i][j]);
+}
+
+/** smallGemm with AVX-512 tiles of 8 rows × 32 or 16 columns; narrower column rests go to AVX2. */
+DT_AVX512 void smallGemm512(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c,
+                            size_t ldc, bool accumulate) {
+  int n0 = 0;
+  for (; n0 + 32 <= N; n0 += 32) {
+    int m = 0;
+    for (; m + 8 <= M; m += 8) tile512<8, 2>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+    for (; m < M; m++) tile512<1, 2>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+  }
+  for (; n0 + 16 <= N; n0 += 16) {
+    int m = 0;
+    for (; m + 8 <= M; m += 8) tile512<8, 1>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+    for (; m < M; m++) tile512<1, 1>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+  }
+  if (n0 < N) smallGemm256(M, N - n0, K, a, lda, b + n0, ldb, c + n0, ldc, accumulate);
+}
+
+// AVX-512 when the CPU has it, unless DIFF_TRANSFORMER_AVX512=0 (to compare).
+const bool kUseAvx512 = fmaWidth() == 16 && !(std::getenv("DIFF_TRANSFORMER_AVX512") &&
+                                              std::strcmp(std::getenv("DIFF_TRANSFORMER_AVX512"), "0") == 0);
+#endif
+
+/** smallGemm256's contract, on the widest vectors this CPU has. */
+void smallGemm(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+               bool accumulate) {
+#if defined(__x86_64__)
+  if (kUseAvx512) return smallGemm512(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+#endif
+  smallGemm256(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
 }
 
 /** dst[c·ld + s] = src[s·stride + c] for s < n, c < width; columns n..ld zero. */

@@ -38,6 +38,9 @@ void scaleInPlace(float* x, size_t n, float c);
  * This machine's fp32 peak as our kernels can reach it: every OpenMP thread runs independent chains
  * of 8-wide fused multiply-adds (the vector width the build targets) for about `seconds`; GFLOP/s.
  */
+/// Floats per fused multiply-add this CPU can do at once: 16 with AVX-512, else 8.
+int fmaWidth();
+/// GFLOP/s of fmaWidth()-wide fused multiply-adds on every kernel thread (the fp32 peak for MFU).
 double fmaPeakGflops(double seconds);
 
 /** Σ x², accumulated in double */

@@ -20,8 +20,9 @@ import { type BenchCase, type BenchRecord, benchConfig, forwardFlopsPerToken } f
 export const DEFAULT_PEAK_GFLOPS = 152;
 
 /**
- * This machine's fp32 peak for MFU: the native addon's FMA loop (8-wide fused multiply-adds on every
- * thread — the vector width the build targets) when it loads, else the reference machine's figure.
+ * This machine's fp32 peak for MFU: the native addon's FMA loop (fused multiply-adds of the CPU's
+ * widest vectors, 16 floats with AVX-512, on every thread) when it loads, else the reference
+ * machine's figure.
  */
 export function measuredPeakGflops(): { gflops: number; source: string } {
   const addon = loadNativeAddon();
@@ -32,7 +33,7 @@ export function measuredPeakGflops(): { gflops: number; source: string } {
     };
   return {
     gflops: Math.round(addon.fmaPeakGflops(1)),
-    source: 'measured here: 8-wide FMA loop on every thread',
+    source: `measured here: ${addon.info().fmaWidth}-wide FMA loop on every thread`,
   };
 }
 

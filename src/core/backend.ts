@@ -170,6 +170,13 @@ export interface Backend {
    */
   holdWeights?(arrays: Iterable<Floats>): () => void;
 
+  /**
+   * Optional: run `fn` with the outputs of ops taken from scratch memory that the next call reuses
+   * (no allocation per op). Nothing an op returned inside may be used after fn returns: copy out
+   * what must survive. Calls nest (an inner call is part of the outer one).
+   */
+  withScratch?<T>(fn: () => T): T;
+
   /** Optional fused Σ x² (gradient clipping); absent: the trainer loops in JavaScript. */
   sumOfSquares?(x: Floats): number;
   /**

@@ -120,23 +120,34 @@ export class LanguageModel {
     into?: ParameterSet,
   ): { loss: number; grads: ParameterSet; logits: Floats; lambdas?: number[] } {
     this.checkTokens(targets, batch, seq);
-    const { logits, tape, lambdas } = this.run(inputs, batch, seq, {}, true);
-    const V = this.config.vocab_size;
-    const { loss, dLogits } = this.backend.crossEntropy(logits, targets, batch * seq, V);
     let grads: ParameterSet;
     if (into) {
       for (const g of into.values()) g.fill(0);
       grads = into;
     } else grads = zerosLike(this.params, this.backend);
-    this.backward(tape!, dLogits, grads, batch, seq);
-    return { loss, grads, logits, lambdas };
+    // Activations and their gradients live in the backend's scratch memory for the step; the
+    // gradients accumulate into `grads` (not scratch) and the logits are copied out.
+    return this.scratch(() => {
+      const { logits, tape, lambdas } = this.run(inputs, batch, seq, {}, true);
+      const V = this.config.vocab_size;
+      const { loss, dLogits } = this.backend.crossEntropy(logits, targets, batch * seq, V);
+      this.backward(tape!, dLogits, grads, batch, seq);
+      return { loss, grads, logits: this.backend.withScratch ? logits.slice() : logits, lambdas };
+    });
   }
 
   /** Mean next-token cross-entropy without gradients. */
   loss(inputs: Int32Array, targets: Int32Array, batch: number, seq: number): number {
     this.checkTokens(targets, batch, seq);
-    const { logits } = this.forward(inputs, batch, seq);
-    return this.backend.crossEntropy(logits, targets, batch * seq, this.config.vocab_size).loss;
+    return this.scratch(() => {
+      const { logits } = this.forward(inputs, batch, seq);
+      return this.backend.crossEntropy(logits, targets, batch * seq, this.config.vocab_size).loss;
+    });
+  }
+
+  /** fn in the backend's scratch scope (Backend.withScratch) when it has one. */
+  private scratch<T>(fn: () => T): T {
+    return this.backend.withScratch ? this.backend.withScratch(fn) : fn();
   }
 
   private run(

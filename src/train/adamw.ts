@@ -54,10 +54,13 @@ export function clipGradients(grads: ParameterSet, maxNorm: number, backend?: Ba
 
 /** The reference update of one parameter (see Backend.adamwUpdate for the fused one). */
 export function adamwUpdate(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void {
+  // PyTorch's arrangement: p ← p·decay − (lr/c1)·m / (√v/√c2 + ε), one division per element
+  const stepSize = h.lr / h.c1;
+  const invSqrtC2 = 1 / Math.sqrt(h.c2);
   for (let i = 0; i < p.length; i++) {
     m[i] = h.beta1 * m[i] + (1 - h.beta1) * g[i];
     v[i] = h.beta2 * v[i] + (1 - h.beta2) * g[i] * g[i];
-    p[i] = p[i] * h.decay - (h.lr * (m[i] / h.c1)) / (Math.sqrt(v[i] / h.c2) + h.eps);
+    p[i] = p[i] * h.decay - (stepSize * m[i]) / (Math.sqrt(v[i]) * invSqrtC2 + h.eps);
   }
 }
 

@@ -9,7 +9,8 @@ import { resolve } from 'node:path';
 
 /** The functions the C++ addon exports (see native/src/addon.cc). Outputs are zero-filled by the caller. */
 export interface Addon {
-  info(): { blas: string; blasThreads: number; threads: number };
+  /** fmaWidth: floats per fused multiply-add the CPU does at once (16 with AVX-512, else 8) */
+  info(): { blas: string; blasThreads: number; threads: number; fmaWidth: number };
   linearForward(
     x: Float32Array,
     w: Float32Array,
