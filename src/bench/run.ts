@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackend } from '../backends/index.ts';
-import { loadNativeAddon } from '../backends/native/addon.ts';
+import { ADDON_GOMP_SPINCOUNT, loadNativeAddon } from '../backends/native/addon.ts';
 import type { Variant } from '../model/config.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { loadCorpus } from '../train/corpus.ts';
@@ -82,26 +82,40 @@ function torchScript(): string | null {
   return candidates.find((p) => existsSync(p)) ?? null;
 }
 
+/**
+ * PyTorch's rate for one training case, from bench_torch.py: a 4-step probe, then a run of about
+ * `seconds`; the faster of the two counts (the machine is noisy; this errs in PyTorch's favour).
+ * PyTorch runs with the OpenMP spin setting our addon uses (GOMP_SPINCOUNT, see
+ * backends/native/addon.ts): on a 2-vCPU VM libgomp's default made it 2–2.5× slower here.
+ */
 function runTorch(
   variant: Variant,
   size: (typeof SIZES)[SizeName],
   peakFlops: number,
   flopsPerToken: number,
+  seconds: number,
 ): BenchRecord | null {
   const script = torchScript();
   if (!script || !existsSync('/usr/bin/python3')) return null;
   const { d_model, n_layers, seq, batch, vocab } = size;
-  const args = [script, variant, d_model, n_layers, seq, batch, vocab, 4].map(String);
-  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', cwd: resolve(script, '..') });
-  const match = /params=(\d+) tokens\/s=(\d+)/.exec(r.stdout);
-  if (r.status !== 0 || !match) return null;
-  const tokensPerSecond = Number(match[2]);
+  const env = { ...process.env, GOMP_SPINCOUNT: process.env.GOMP_SPINCOUNT ?? ADDON_GOMP_SPINCOUNT };
+  const measure = (steps: number) => {
+    const args = [script, variant, d_model, n_layers, seq, batch, vocab, steps].map(String);
+    const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', cwd: resolve(script, '..'), env });
+    const match = /params=(\d+) tokens\/s=(\d+)/.exec(r.stdout);
+    return r.status === 0 && match ? { params: Number(match[1]), tokensPerSecond: Number(match[2]) } : null;
+  };
+  const probe = measure(4);
+  if (!probe) return null;
+  const steps = Math.min(500, Math.max(4, Math.ceil((seconds * probe.tokensPerSecond) / (batch * seq))));
+  const run = measure(steps);
+  const tokensPerSecond = Math.max(probe.tokensPerSecond, run?.tokensPerSecond ?? 0);
   return {
     mode: 'train',
     variant,
     backend: 'pytorch',
     ...size,
-    params: Number(match[1]),
+    params: probe.params,
     tokens_per_s: tokensPerSecond,
     mfu: Number(((tokensPerSecond * flopsPerToken) / peakFlops).toFixed(4)),
     peak_rss_mb: Number.NaN,
@@ -124,7 +138,7 @@ export function runBenchmarks(o: BenchOptions): BenchRecord[] {
       if (o.torch) {
         const flops =
           3 * forwardFlopsPerToken(benchConfig(variant, size.d_model, size.n_layers, size.vocab), size.seq);
-        add(runTorch(variant, size, peakFlops, flops));
+        add(runTorch(variant, size, peakFlops, flops, o.seconds));
       }
     }
   }

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
+/** The OpenMP spin count the addon runs with unless the environment sets one (see loadNativeAddon). */
+export const ADDON_GOMP_SPINCOUNT = '20000';
 /** The functions the C++ addon exports (see native/src/addon.cc). Outputs are zero-filled by the caller. */
 export interface Addon {
   /** fmaWidth: floats per fused multiply-add the CPU does at once (16 with AVX-512, else 8) */
@@ -152,7 +154,7 @@ export function loadNativeAddon(): Addon | null {
     // slower steps), so they spin only briefly (~tens of µs) and then sleep, unless the user chose
     // otherwise. libgomp reads this when the addon loads it.
     if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-      process.env.GOMP_SPINCOUNT = '20000';
+      process.env.GOMP_SPINCOUNT = ADDON_GOMP_SPINCOUNT;
     }
     const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
     if (typeof addon?.info !== 'function' || typeof addon.attentionBackward !== 'function') return cached;
