@@ -29,6 +29,8 @@ const OP_ATTN_FWD: i32 = 4;
 const OP_ATTN_BWD: i32 = 5;
 const OP_ATTN_REDUCE: i32 = 6;
 const OP_GEMV: i32 = 7;
+const OP_SWIGLU_FWD: i32 = 8;
+const OP_SWIGLU_BWD: i32 = 9;
 
 /** This instance's thread index (0: the caller's thread); selects its scratch region. */
 let tid: i32 = 0;
@@ -55,6 +57,14 @@ export function heapBase(): usize {
 }
 @inline function f4(x: f32): v128 {
   return f32x4.splat(x);
+}
+/**
+ * c + a·b. In kernels-relaxed.wasm (built with relaxed SIMD) one fused multiply-add where the CPU has
+ * FMA, in kernels.wasm a multiply and an add: the same within float32 rounding.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
 }
 @inline function at(base: usize, index: i32): usize {
   return base + (<usize>index << 2);
@@ -99,6 +109,12 @@ function runChunk(op: i32, c: i32): void {
     attentionBackwardChunk(c);
   } else if (op == OP_ATTN_REDUCE) {
     attentionReduceChunk(c);
+  } else if (op == OP_SWIGLU_FWD || op == OP_SWIGLU_BWD) {
+    // 0 n, 1 elements per chunk (a multiple of 4), 2… the arrays of swigluForward / swigluBackward
+    const i0 = c * argI(1);
+    const len = imin(argI(0) - i0, argI(1));
+    if (op == OP_SWIGLU_FWD) swigluForward(at(argP(2), i0), at(argP(3), i0), at(argP(4), i0), len);
+    else swigluBackward(at(argP(2), i0), at(argP(3), i0), at(argP(4), i0), at(argP(5), i0), at(argP(6), i0), len);
   }
 }
 
@@ -260,17 +276,17 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     ap += 16;
     bp += 32;
   }
@@ -372,10 +388,10 @@ function gemvRows(m: i32, k: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usi
       for (; p + 4 <= k; p += 4) {
         const off = <usize>p << 2;
         const x = v128.load(a + off);
-        s0 = f32x4.add(s0, f32x4.mul(x, v128.load(b0 + off)));
-        s1 = f32x4.add(s1, f32x4.mul(x, v128.load(b1 + off)));
-        s2 = f32x4.add(s2, f32x4.mul(x, v128.load(b2 + off)));
-        s3 = f32x4.add(s3, f32x4.mul(x, v128.load(b3 + off)));
+        s0 = madd(x, v128.load(b0 + off), s0);
+        s1 = madd(x, v128.load(b1 + off), s1);
+        s2 = madd(x, v128.load(b2 + off), s2);
+        s3 = madd(x, v128.load(b3 + off), s3);
       }
       // horizontal sums of the four accumulators into one vector [Σs0, Σs1, Σs2, Σs3]
       const t01 = f32x4.add(f32x4.shuffle(s0, s1, 0, 4, 1, 5), f32x4.shuffle(s0, s1, 2, 6, 3, 7));
@@ -393,7 +409,7 @@ function gemvRows(m: i32, k: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usi
           3,
           load<f32>(b3 + off),
         );
-        sums = f32x4.add(sums, f32x4.mul(x, col));
+        sums = madd(x, col, sums);
       }
       const out = at(c, j);
       v128.store(out, acc ? f32x4.add(v128.load(out), sums) : sums);
@@ -480,7 +496,7 @@ function logd(x: f64): f64 {
 function dot(x: usize, y: usize, n: i32): f32 {
   let s = f4(0);
   let i = 0;
-  for (; i + 4 <= n; i += 4) s = f32x4.add(s, f32x4.mul(v128.load(at(x, i)), v128.load(at(y, i))));
+  for (; i + 4 <= n; i += 4) s = madd(v128.load(at(x, i)), v128.load(at(y, i)), s);
   let t = hsum(s);
   for (; i < n; i++) t += load<f32>(at(x, i)) * load<f32>(at(y, i));
   return t;
@@ -1035,8 +1051,8 @@ export function rmsNormBackward(dy: usize, x: usize, w: usize, rstd: usize, dx: 
     for (; i + 4 <= dim; i += 4) {
       const xh = f32x4.mul(v128.load(at(x, off + i)), vs);
       const g = v128.load(at(dy, off + i));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.mul(g, v128.load(at(w, i))), xh));
-      v128.store(at(dw, i), f32x4.add(v128.load(at(dw, i)), f32x4.mul(g, xh)));
+      acc = madd(f32x4.mul(g, v128.load(at(w, i))), xh, acc);
+      v128.store(at(dw, i), madd(g, xh, v128.load(at(dw, i))));
     }
     let dotv = hsum(acc);
     for (; i < dim; i++) {
@@ -1080,7 +1096,7 @@ export function swigluBackward(dh: usize, gate: usize, up: usize, dGate: usize, 
     const sig = sigmoid4(g);
     const d = v128.load(at(dh, i));
     v128.store(at(dUp, i), f32x4.mul(f32x4.mul(d, g), sig));
-    const dsilu = f32x4.mul(sig, f32x4.add(f4(1), f32x4.mul(g, f32x4.sub(f4(1), sig))));
+    const dsilu = f32x4.mul(sig, madd(g, f32x4.sub(f4(1), sig), f4(1)));
     v128.store(at(dGate, i), f32x4.mul(f32x4.mul(d, v128.load(at(up, i))), dsilu));
   }
   for (; i < n; i++) {
@@ -1172,4 +1188,17 @@ export function rope(x: usize, cosT: usize, sinT: usize, batch: i32, seq: i32, h
       }
     }
   }
+}
+
+/** a[i] += b[i] for i < n. */
+export function addInPlace(a: usize, b: usize, n: i32): void {
+  addInto(a, b, n);
+}
+
+/** x[i] *= c for i < n. */
+export function scaleInPlace(x: usize, c: f32, n: i32): void {
+  const vc = f4(c);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(at(x, i), f32x4.mul(v128.load(at(x, i)), vc));
+  for (; i < n; i++) store<f32>(at(x, i), load<f32>(at(x, i)) * c);
 }

@@ -1,62 +1,77 @@
 #!/usr/bin/env node
-// Compiles the AssemblyScript kernels (assembly/kernels.ts) into src/backends/wasm/kernels.wasm:
-// WebAssembly SIMD (simd128) and threads (shared, imported memory; atomics), no runtime, no static
-// data. The compiler version is pinned in package.json, so the output is reproducible byte for byte;
-// `node scripts/build-wasm.mjs --check` verifies that the committed file is up to date.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Compiles the AssemblyScript kernels (assembly/kernels.ts) into src/backends/wasm/kernels.wasm
+// (WebAssembly SIMD128) and kernels-relaxed.wasm (plus relaxed SIMD: fused multiply-adds), both with
+// threads (shared, imported memory; atomics), no runtime, no static data. The compiler version is
+// pinned in package.json, so the output is reproducible byte for byte;
+// `node scripts/build-wasm.mjs --check` verifies that the committed files are up to date.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'assembly/kernels.ts');
-const target = join(root, 'src/backends/wasm/kernels.wasm');
 const check = process.argv.includes('--check');
 
-let binary = null;
-const { error, stderr } = await asc.main(
-  [
-    source,
-    '--outFile', 'kernels.wasm',
-    '-O3',
-    '--noAssert',
-    '--runtime', 'stub',
-    '--use', 'abort=',
-    '--enable', 'simd,threads',
-    '--importMemory',
-    '--sharedMemory',
-    '--initialMemory', '17',
-    '--maximumMemory', '65536',
-    '--noExportMemory',
-  ],
-  {
-    readFile: (name, baseDir) => {
-      try {
-        return readFileSync(join(baseDir, name), 'utf8');
-      } catch {
-        return null;
-      }
+// kernels.wasm: SIMD128; kernels-relaxed.wasm: the same with relaxed SIMD (fused multiply-adds),
+// which the backend prefers where the engine has it.
+const builds = [
+  { target: join(root, 'src/backends/wasm/kernels.wasm'), features: 'simd,threads' },
+  { target: join(root, 'src/backends/wasm/kernels-relaxed.wasm'), features: 'simd,threads,relaxed-simd' },
+];
+
+async function compile(features) {
+  let binary = null;
+  const { error, stderr } = await asc.main(
+    [
+      source,
+      '--outFile', 'kernels.wasm',
+      '-O3',
+      '--noAssert',
+      '--runtime', 'stub',
+      '--use', 'abort=',
+      '--enable', features,
+      '--importMemory',
+      '--sharedMemory',
+      '--initialMemory', '17',
+      '--maximumMemory', '65536',
+      '--noExportMemory',
+    ],
+    {
+      readFile: (name, baseDir) => {
+        try {
+          return readFileSync(join(baseDir, name), 'utf8');
+        } catch {
+          return null;
+        }
+      },
+      writeFile: (name, contents) => {
+        if (name.endsWith('.wasm')) binary = contents;
+      },
+      listFiles: () => [],
     },
-    writeFile: (name, contents) => {
-      if (name.endsWith('.wasm')) binary = contents;
-    },
-    listFiles: () => [],
-  },
-);
-if (error) {
-  console.error(stderr.toString());
-  console.error(error.message);
-  process.exit(1);
-}
-if (!binary) throw new Error('asc produced no binary');
-if (check) {
-  const current = readFileSync(target);
-  if (Buffer.compare(current, Buffer.from(binary)) !== 0) {
-    console.error(`${target} is out of date: run npm run build:wasm`);
+  );
+  if (error) {
+    console.error(stderr.toString());
+    console.error(error.message);
     process.exit(1);
   }
-  console.log(`${target} is up to date (${binary.length} bytes)`);
-} else {
-  writeFileSync(target, binary);
-  console.log(`wrote ${target} (${binary.length} bytes)`);
+  if (!binary) throw new Error('asc produced no binary');
+  return binary;
 }
+
+let stale = false;
+for (const { target, features } of builds) {
+  const binary = await compile(features);
+  if (check) {
+    const current = existsSync(target) ? readFileSync(target) : Buffer.alloc(0);
+    if (Buffer.compare(current, Buffer.from(binary)) !== 0) {
+      console.error(`${target} is out of date: run npm run build:wasm`);
+      stale = true;
+    } else console.log(`${target} is up to date (${binary.length} bytes)`);
+  } else {
+    writeFileSync(target, binary);
+    console.log(`wrote ${target} (${binary.length} bytes)`);
+  }
+}
+if (stale) process.exit(1);

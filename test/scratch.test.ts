@@ -1,7 +1,7 @@
-/** The native backend's scratch arena (Backend.withScratch): reuse, overflow, nesting, poisoning. */
+/** The scratch arena of the native and wasm backends (Backend.withScratch): reuse, overflow, nesting, poisoning. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ScratchArena } from '../src/backends/native/scratch.ts';
+import { ScratchArena } from '../src/backends/scratch.ts';
 
 function counting() {
   const made: number[] = [];

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { createJsBackend } from '../src/backends/js/index.ts';
@@ -49,6 +50,46 @@ test('thread counts are as asked', () => {
 });
 
 describeBackendParity('wasm backend (1 thread) matches js', createWasmBackend({ threads: 1 }));
+
+// The registered backend runs kernels-relaxed.wasm where the engine has relaxed SIMD (Node 20 after
+// the flag the backend sets); the plain SIMD128 module must hold too.
+const plainKernels = new Uint8Array(readFileSync(join(repoRoot, 'src/backends/wasm/kernels.wasm')));
+const relaxedKernels = new Uint8Array(readFileSync(join(repoRoot, 'src/backends/wasm/kernels-relaxed.wasm')));
+
+test('relaxed SIMD: the relaxed kernels validate here once the backend has loaded', () => {
+  createWasmBackend({ threads: 1 });
+  assert.equal(WebAssembly.validate(relaxedKernels), true);
+  assert.equal(WebAssembly.validate(plainKernels), true);
+  assert.notDeepEqual(relaxedKernels, plainKernels);
+});
+
+describeBackendParity(
+  'wasm backend on the plain SIMD128 kernels (2 threads) matches js',
+  createWasmBackend({ threads: 2, bytes: plainKernels }),
+);
+
+test('the backend turns relaxed SIMD on unless DIFF_TRANSFORMER_WASM_RELAXED=0', () => {
+  // prints whether the relaxed module validates after (optionally) creating a backend
+  const script = `
+    import { readFileSync } from 'node:fs';
+    import { createWasmBackend } from './src/backends/wasm/index.ts';
+    if (process.argv.at(-1) === 'backend') createWasmBackend({ threads: 1 });
+    console.log(WebAssembly.validate(new Uint8Array(readFileSync('src/backends/wasm/kernels-relaxed.wasm'))));`;
+  const run = (relaxed: string, withBackend: boolean) =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script, withBackend ? 'backend' : 'none'],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env: { ...process.env, DIFF_TRANSFORMER_WASM_RELAXED: relaxed },
+        timeout: 30_000,
+      },
+    ).stdout.trim();
+  const engineDefault = run('1', false); // 'false' on Node 20, 'true' from Node 22
+  assert.equal(run('1', true), 'true');
+  assert.equal(run('0', true), engineDefault, 'with =0 the backend leaves the engine as it is');
+});
 
 test('dispose stops the workers; the backend keeps working on the calling thread', () => {
   const backend = createWasmBackend({ threads: 2 });

@@ -3,7 +3,8 @@
  * attention-map requests, so the page never blocks. Generation yields to the event loop after every
  * token, so a "stop" message is seen between tokens.
  *
- * Backend: `wasm` (the SIMD kernels, kernels.wasm bundled as an asset of the app) when it loads, with
+ * Backend: `wasm` (the SIMD kernels, bundled as assets of the app: kernels-relaxed.wasm with fused
+ * multiply-adds where the browser has relaxed SIMD, else kernels.wasm) when it loads, with
  * up to MAX_WASM_THREADS threads when the page is cross-origin isolated (the server sends COOP/COEP),
  * else on one thread over an unshared memory; `js` when WebAssembly SIMD is missing. The wasm backend
  * blocks on Atomics.wait while its kernel workers compute, which a browser allows only here, in a
@@ -12,6 +13,7 @@
 import { createJsBackend } from '../../src/backends/js/index.ts';
 import { createWasmBackend, wasmAvailable } from '../../src/backends/wasm/index.ts';
 import wasmUrl from '../../src/backends/wasm/kernels.wasm?url';
+import relaxedWasmUrl from '../../src/backends/wasm/kernels-relaxed.wasm?url';
 import type { Backend } from '../../src/core/backend.ts';
 import { generateTokens } from '../../src/generate/generate.ts';
 import {
@@ -57,10 +59,21 @@ const nextTurn = () =>
 
 let chosen: Promise<{ backend: Backend; info: BackendInfo }> | undefined;
 
-async function fetchKernels(): Promise<Uint8Array<ArrayBuffer>> {
-  const response = await fetch(wasmUrl);
+async function fetchBytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
+  const response = await fetch(url);
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/** kernels-relaxed.wasm (fused multiply-adds) where the browser has relaxed SIMD, else kernels.wasm. */
+async function fetchKernels(): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    const relaxed = await fetchBytes(relaxedWasmUrl);
+    if (WebAssembly.validate(relaxed)) return relaxed;
+  } catch {
+    // fall back to the plain kernels
+  }
+  return fetchBytes(wasmUrl);
 }
 
 /** The backend of this worker's models: wasm (threaded when isolated) if it loads, else js. */

@@ -22,8 +22,8 @@ import type {
 import { countScoredTargets } from '../../core/backend.ts';
 import { checkGeometry } from '../js/attention.ts';
 import { createJsBackend } from '../js/index.ts';
+import { ScratchArena } from '../scratch.ts';
 import { type Addon, loadNativeAddon } from './addon.ts';
-import { ScratchArena } from './scratch.ts';
 
 export { type Addon, loadNativeAddon } from './addon.ts';
 

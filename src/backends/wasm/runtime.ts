@@ -22,6 +22,8 @@ export const OP_ATTN_FWD = 4;
 export const OP_ATTN_BWD = 5;
 export const OP_ATTN_REDUCE = 6;
 export const OP_GEMV = 7;
+export const OP_SWIGLU_FWD = 8;
+export const OP_SWIGLU_BWD = 9;
 
 /** Row counts below this multiply unpacked (gemvRows): decoding, tiny batches. */
 const GEMV_MAX_ROWS = 4;
@@ -154,6 +156,8 @@ export interface KernelExports {
     V: number,
   ): void;
   rope(x: number, cosT: number, sinT: number, batch: number, seq: number, heads: number, dim: number): void;
+  addInPlace(a: number, b: number, n: number): void;
+  scaleInPlace(x: number, c: number, n: number): void;
 }
 
 const PAGE = 65536;
