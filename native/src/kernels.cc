@@ -560,8 +560,11 @@ void smallGemm256(int M, int N, int K, const float* a, size_t lda, const float* 
 #if defined(__x86_64__)
 #define DT_AVX512 __attribute__((target("avx512f")))
 
-/** One MR-row × 16·NV-column tile of smallGemm in AVX-512 registers (MR·NV accumulators). */
-template <int MR, int NV>
+/**
+ * One MR-row × 16·NV-column tile of smallGemm in AVX-512 registers (MR·NV accumulators); with TA the
+ * A operand is read transposed: element (i, k) at a[k·lda + i] instead of a[i·lda + k].
+ */
+template <int MR, int NV, bool TA = false>
 DT_AVX512 inline void tile512(int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
                               bool accumulate) {
   __m512 acc[MR][NV];
@@ -571,7 +574,7 @@ DT_AVX512 inline void tile512(int K, const float* a, size_t lda, const float* b,
     __m512 bv[NV];
     for (int j = 0; j < NV; j++) bv[j] = _mm512_loadu_ps(b + 16 * j);
     for (int i = 0; i < MR; i++) {
-      const __m512 x = _mm512_set1_ps(a[i * lda + k]);
+      const __m512 x = _mm512_set1_ps(TA ? a[k * lda + i] : a[i * lda + k]);
       for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(x, bv[j], acc[i][j]);
     }
   }
@@ -579,21 +582,31 @@ DT_AVX512 inline void tile512(int K, const float* a, size_t lda, const float* b,
     for (int j = 0; j < NV; j++) _mm512_storeu_ps(c + i * ldc + 16 * j, acc[i][j]);
 }
 
-/** smallGemm with AVX-512 tiles of 8 rows × 32 or 16 columns; narrower column rests go to AVX2. */
+/** smallGemm with AVX-512 tiles of 8 rows × 32 or 16 columns; with TA, A read transposed. */
+template <bool TA>
 DT_AVX512 void smallGemm512(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c,
                             size_t ldc, bool accumulate) {
+  auto rowOf = [&](int m) { return TA ? a + m : a + m * lda; };  // A's row m (its column m when TA)
   int n0 = 0;
   for (; n0 + 32 <= N; n0 += 32) {
     int m = 0;
-    for (; m + 8 <= M; m += 8) tile512<8, 2>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
-    for (; m < M; m++) tile512<1, 2>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+    for (; m + 8 <= M; m += 8)
+      tile512<8, 2, TA>(K, rowOf(m), lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+    for (; m < M; m++) tile512<1, 2, TA>(K, rowOf(m), lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
   }
   for (; n0 + 16 <= N; n0 += 16) {
     int m = 0;
-    for (; m + 8 <= M; m += 8) tile512<8, 1>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
-    for (; m < M; m++) tile512<1, 1>(K, a + m * lda, lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+    for (; m + 8 <= M; m += 8)
+      tile512<8, 1, TA>(K, rowOf(m), lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
+    for (; m < M; m++) tile512<1, 1, TA>(K, rowOf(m), lda, b + n0, ldb, c + m * ldc + n0, ldc, accumulate);
   }
-  if (n0 < N) smallGemm256(M, N - n0, K, a, lda, b + n0, ldb, c + n0, ldc, accumulate);
+  for (int m = 0; m < M && n0 < N; m++) {  // columns left over (N not a multiple of 16)
+    for (int n = n0; n < N; n++) {
+      float acc = accumulate ? c[m * ldc + n] : 0.0f;
+      for (int k = 0; k < K; k++) acc += (TA ? a[k * lda + m] : a[m * lda + k]) * b[k * ldb + n];
+      c[m * ldc + n] = acc;
+    }
+  }
 }
 
 // AVX-512 when the CPU has it, unless DIFF_TRANSFORMER_AVX512=0 (to compare).
@@ -605,9 +618,25 @@ const bool kUseAvx512 = fmaWidth() == 16 && !(std::getenv("DIFF_TRANSFORMER_AVX5
 void smallGemm(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
                bool accumulate) {
 #if defined(__x86_64__)
-  if (kUseAvx512) return smallGemm512(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+  if (kUseAvx512) return smallGemm512<false>(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
 #endif
   smallGemm256(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+/**
+ * C[m][n] (+)= Σ_k A[k·lda + m] · B[k·ldb + n]: smallGemm with A given transposed (K rows of M). AVX-512
+ * reads it in place; the AVX2 path transposes it into per-thread scratch first.
+ */
+void smallGemmTA(int M, int N, int K, const float* a, size_t lda, const float* b, size_t ldb, float* c, size_t ldc,
+                 bool accumulate) {
+#if defined(__x86_64__)
+  if (kUseAvx512) return smallGemm512<true>(M, N, K, a, lda, b, ldb, c, ldc, accumulate);
+#endif
+  thread_local std::vector<float> at;
+  at.resize(static_cast<size_t>(M) * K);
+  for (int k = 0; k < K; k++)
+    for (int m = 0; m < M; m++) at[static_cast<size_t>(m) * K + k] = a[static_cast<size_t>(k) * lda + m];
+  smallGemm256(M, N, K, at.data(), K, b, ldb, c, ldc, accumulate);
 }
 
 /** dst[c·ld + s] = src[s·stride + c] for s < n, c < width; columns n..ld zero. */
@@ -793,7 +822,6 @@ double attentionBackward(const float* q, const float* k, const float* v, const A
   {
     std::vector<float> kt(static_cast<size_t>(d) * Spad), vt(static_cast<size_t>(dv) * Spad);
     std::vector<float> pb(static_cast<size_t>(QB) * Spad), dsb(static_cast<size_t>(QB) * Spad);
-    std::vector<float> pt(static_cast<size_t>(QB) * Spad), dst(static_cast<size_t>(QB) * Spad);
 #pragma omp for schedule(dynamic, 1)
     for (long task = 0; task < tasks; task++) {
       const int b = static_cast<int>(task / nGroups);
@@ -833,17 +861,9 @@ double attentionBackward(const float* q, const float* k, const float* v, const A
           }
           // dQ += dS · K
           smallGemm(rows, d, nMax, dsb.data(), Spad, kBase, kStride, dqBlock, qStride, true);
-          // dV += Pᵀ · dO and dK += dSᵀ · Q, through transposed copies of the block
-          for (int r = 0; r < rows; r++) {
-            const float* p = pb.data() + static_cast<size_t>(r) * Spad;
-            const float* ds = dsb.data() + static_cast<size_t>(r) * Spad;
-            for (int s = 0; s < nMax; s++) {
-              pt[static_cast<size_t>(s) * rows + r] = p[s];
-              dst[static_cast<size_t>(s) * rows + r] = ds[s];
-            }
-          }
-          smallGemm(nMax, dv, rows, pt.data(), rows, doBlock, oStride, dvBase, vStride, true);
-          smallGemm(nMax, d, rows, dst.data(), rows, qBlock, qStride, dkBase, kStride, true);
+          // dV += Pᵀ · dO and dK += dSᵀ · Q
+          smallGemmTA(nMax, dv, rows, pb.data(), Spad, doBlock, oStride, dvBase, vStride, true);
+          smallGemmTA(nMax, d, rows, dsb.data(), Spad, qBlock, qStride, dkBase, kStride, true);
         }
       }
     }
@@ -1010,8 +1030,6 @@ double attentionBackwardPairs(const float* q, const float* k, const float* v, co
     std::vector<float> vt(static_cast<size_t>(dv) * Spad);
     std::vector<float> pb0(static_cast<size_t>(QB) * Spad), pb1(static_cast<size_t>(QB) * Spad);
     std::vector<float> dpb(static_cast<size_t>(QB) * Spad);
-    std::vector<float> tr0(static_cast<size_t>(QB) * Spad), tr1(static_cast<size_t>(QB) * Spad);
-    std::vector<float> tr2(static_cast<size_t>(QB) * Spad);
 #pragma omp for schedule(dynamic, 1)
     for (long task = 0; task < tasks; task++) {
       const int b = static_cast<int>(task / nGroups);
@@ -1075,19 +1093,9 @@ double attentionBackwardPairs(const float* q, const float* k, const float* v, co
           }
           smallGemm(rows, d, nMax, dpb.data(), Spad, k0Base, kStride, dq0, qStride, true);
           smallGemm(rows, d, nMax, pb1.data(), Spad, k1Base, kStride, dq1, qStride, true);
-          for (int r = 0; r < rows; r++) {
-            const float* p0 = pb0.data() + static_cast<size_t>(r) * Spad;
-            const float* p1 = pb1.data() + static_cast<size_t>(r) * Spad;
-            const float* gp = dpb.data() + static_cast<size_t>(r) * Spad;
-            for (int s = 0; s < nMax; s++) {
-              tr0[static_cast<size_t>(s) * rows + r] = p0[s];
-              tr1[static_cast<size_t>(s) * rows + r] = gp[s];
-              tr2[static_cast<size_t>(s) * rows + r] = p1[s];
-            }
-          }
-          smallGemm(nMax, dv, rows, tr0.data(), rows, doBlock, oStride, dvBase, vStride, true);
-          smallGemm(nMax, d, rows, tr1.data(), rows, q0, qStride, dk0Base, kStride, true);
-          smallGemm(nMax, d, rows, tr2.data(), rows, q1, qStride, dk1Base, kStride, true);
+          smallGemmTA(nMax, dv, rows, pb0.data(), Spad, doBlock, oStride, dvBase, vStride, true);
+          smallGemmTA(nMax, d, rows, dpb.data(), Spad, q0, qStride, dk0Base, kStride, true);
+          smallGemmTA(nMax, d, rows, pb1.data(), Spad, q1, qStride, dk1Base, kStride, true);
         }
       }
     }

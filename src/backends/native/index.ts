@@ -84,6 +84,8 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
   const js = createJsBackend('f32');
   // zeros: outputs the kernels accumulate into; alloc: outputs they overwrite in full
   const zeros = (n: number) => new Float32Array(n);
+  /** Zero-filled, from scratch memory inside a step: for outputs that kernels accumulate into. */
+  const cleared = (n: number) => alloc(n).fill(0);
   const fresh = options.poisonOutputs ? (n: number) => uninitialised(n).fill(Number.NaN) : uninitialised;
   const scratch = new ScratchArena(fresh, options.poisonOutputs);
   const alloc = (n: number) => scratch.alloc(n);
@@ -189,10 +191,10 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
       if (c?.kind !== 'native-attention')
         throw new TypeError('attentionBackward: not a context of the native backend');
       // dk and dv gather from every query block, dq and dλ from every key block
-      const dq = zeros(c.q.length);
-      const dk = zeros(c.k.length);
-      const dv = zeros(c.v.length);
-      const dLambdaTok = c.combineKind === COMBINE_KIND.token ? zeros(c.lambdaTok!.length) : null;
+      const dq = cleared(c.q.length);
+      const dk = cleared(c.k.length);
+      const dv = cleared(c.v.length);
+      const dLambdaTok = c.combineKind === COMBINE_KIND.token ? cleared(c.lambdaTok!.length) : null;
       const dScalar = addon.attentionBackward(
         c.q,
         c.k,
