@@ -499,11 +499,30 @@ export function describeBackendParity(label: string, backend: Backend): void {
           const targets = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % config.vocab_size);
           return model.lossAndGradients(inputs, targets, B, T);
         };
-        const a = run(backend);
         const b = run(oracle);
-        close('loss', a.loss, b.loss, 1e-5);
-        close('logits', a.logits, b.logits, 1e-4);
-        for (const [pname, want] of b.grads) close(`grad ${pname}`, a.grads.get(pname), want, 1e-4);
+        // twice: a backend with scratch memory (withScratch) sizes it in the first step and runs the
+        // second in it; the first step's logits and gradients must survive the second
+        const first = run(backend);
+        const kept = {
+          logits: Float32Array.from(first.logits),
+          grads: [...first.grads].map(([n, g]) => [n, g.slice()]),
+        };
+        const second = run(backend);
+        for (const [label, a] of [
+          ['first step', first],
+          ['second step', second],
+        ] as const) {
+          close(`${label}: loss`, a.loss, b.loss, 1e-5);
+          close(`${label}: logits`, a.logits, b.logits, 1e-4);
+          for (const [pname, want] of b.grads)
+            close(`${label}: grad ${pname}`, a.grads.get(pname), want, 1e-4);
+        }
+        assert.deepEqual(
+          Float32Array.from(first.logits),
+          kept.logits,
+          'the logits of the first step are untouched',
+        );
+        for (const [pname, g] of kept.grads) assert.deepEqual(first.grads.get(pname as string), g);
       });
     }
   });

@@ -130,3 +130,31 @@ test('held weights: the same results as copied ones, and forgotten on release', 
   }
   backend.dispose();
 });
+
+test('withScratch: from the second step on, outputs stay in wasm memory and feed the next op in place', () => {
+  const backend = createWasmBackend({ threads: 2, bytes: relaxedKernels }); // a runtime of its own
+  const rng = new Rng(11);
+  const [rows, inDim, outDim] = [64, 32, 48];
+  const x = randomF32(rng, rows * inDim);
+  const w = randomF32(rng, outDim * inDim);
+  const gain = randomF32(rng, outDim);
+  const step = () =>
+    backend.withScratch!(() => {
+      const y = backend.linearForward(x, w, rows, inDim, outDim);
+      const { y: normed } = backend.rmsNormForward(y, gain, rows, outDim, 1e-5);
+      backend.addInPlace(normed, y);
+      return { resident: y.buffer instanceof SharedArrayBuffer, out: Float32Array.from(normed) };
+    });
+  const y = oracle.linearForward(x, w, rows, inDim, outDim);
+  const want = oracle.rmsNormForward(y, gain, rows, outDim, 1e-5).y;
+  oracle.addInPlace(want, y);
+  const first = step();
+  const second = step();
+  assert.equal(first.resident, false, 'the first step sizes the region (outputs copied out)');
+  assert.equal(second.resident, true, 'the second step runs in it');
+  close('first step', first.out, want);
+  close('second step', second.out, want);
+  const outside = backend.linearForward(x, w, rows, inDim, outDim);
+  assert.ok(!(outside.buffer instanceof SharedArrayBuffer), 'outside a step, outputs are ordinary arrays');
+  backend.dispose();
+});

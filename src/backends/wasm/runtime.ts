@@ -184,6 +184,13 @@ export class WasmRuntime {
   /** Held arrays (weights during inference) and their copies below the arena. */
   private readonly held = new Map<Floats, number>();
   private tag = 0;
+  /**
+   * The resident scratch region of an open scope (runResident): [start, end) below the arena, filled
+   * from start to top by op outputs, which stay in wasm memory as views until the scope closes.
+   */
+  private readonly resident = { open: false, start: 0, top: 0, end: 0, wanted: 0, need: 0 };
+  /** Every SharedArrayBuffer object this memory has handed out (one per size it grew to). */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
 
   /**
    * `shared: false` (for pages without cross-origin isolation, where SharedArrayBuffer is missing)
@@ -212,6 +219,7 @@ export class WasmRuntime {
   /** New views after the memory grew (an unshared memory's old buffer is detached by then). */
   private refreshViews(): void {
     const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
     this.ctrl = new Int32Array(buffer, CTRL, 64);
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
@@ -241,10 +249,8 @@ export class WasmRuntime {
     };
   }
 
-  /** Room for `count` floats (or int32s), 64-byte aligned; returns the byte address. */
-  alloc(count: number): number {
-    const ptr = this.top;
-    const end = ptr + Math.ceil((count * 4) / 64) * 64;
+  /** Grow the memory (by a quarter at least) until it reaches `end` bytes. */
+  private ensure(end: number): void {
     if (end > this.memory.buffer.byteLength) {
       const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE);
       if (this.memory.buffer.byteLength / PAGE + pages > MAX_PAGES)
@@ -252,14 +258,79 @@ export class WasmRuntime {
       this.memory.grow(Math.max(pages, Math.ceil(this.memory.buffer.byteLength / PAGE / 4)));
     }
     if (this.f32.buffer.byteLength !== this.memory.buffer.byteLength) this.refreshViews();
+  }
+
+  /** Room for `count` floats (or int32s), 64-byte aligned; returns the byte address. */
+  alloc(count: number): number {
+    const ptr = this.top;
+    const end = ptr + Math.ceil((count * 4) / 64) * 64;
+    this.ensure(end);
     this.top = end;
     return ptr;
   }
 
-  /** Copy floats (of either precision) into the arena. */
+  /**
+   * Runs fn with op outputs kept in wasm memory (Backend.withScratch, shared memory only: growing an
+   * unshared memory would detach the views): allocOut places them in a region below the arena, the
+   * backend hands out views of them, and `put` of such a view costs no copy. The region is sized to
+   * what the previous scope asked for; outputs that do not fit take the usual copying path. Nothing
+   * in the region may be used after fn returns. Scopes nest (the inner one is part of the outer).
+   */
+  runResident<T>(fn: () => T): T {
+    const r = this.resident;
+    if (r.open || !this.shared) return fn();
+    const savedBase = this.base;
+    r.start = this.base;
+    r.top = r.start;
+    r.end = r.start + r.need;
+    r.wanted = 0;
+    this.ensure(r.end);
+    this.base = r.end;
+    this.reset();
+    r.open = true;
+    try {
+      return fn();
+    } finally {
+      r.open = false;
+      r.need = Math.max(r.need, r.wanted);
+      this.base = savedBase;
+      this.reset();
+    }
+  }
+
+  /** Room for an op's output: in the resident region during a scope when it fits, else in the arena. */
+  allocOut(count: number): number {
+    const r = this.resident;
+    if (!r.open) return this.alloc(count);
+    const bytes = Math.ceil((count * 4) / 64) * 64;
+    r.wanted += bytes;
+    if (r.top + bytes > r.end) return this.alloc(count);
+    const ptr = r.top;
+    r.top += bytes;
+    return ptr;
+  }
+
+  /** A view of `count` floats at `ptr` when it lies in the open resident region, else null. */
+  residentView(ptr: number, count: number): Float32Array | null {
+    const r = this.resident;
+    if (!r.open || ptr < r.start || ptr + count * 4 > r.top) return null;
+    return new Float32Array(this.memory.buffer, ptr, count);
+  }
+
+  /** The address of `values` when it is a view into the open resident region, else -1. */
+  private residentAddress(values: Floats): number {
+    const r = this.resident;
+    if (!r.open || !(values instanceof Float32Array) || !this.buffers.has(values.buffer)) return -1;
+    const ptr = values.byteOffset;
+    return ptr >= r.start && ptr + values.byteLength <= r.top ? ptr : -1;
+  }
+
+  /** Copy floats (of either precision) into the arena; a held or resident array is used in place. */
   put(values: Floats): number {
     const held = this.held.get(values);
     if (held !== undefined) return held;
+    const resident = this.residentAddress(values);
+    if (resident >= 0) return resident;
     const ptr = this.alloc(values.length);
     this.f32.set(values, ptr >> 2);
     return ptr;
@@ -276,8 +347,9 @@ export class WasmRuntime {
     return this.f32.slice(ptr >> 2, (ptr >> 2) + count);
   }
 
-  /** Copy `count` floats at `ptr` into `target` (converting to its precision). */
+  /** Copy `count` floats at `ptr` into `target` (converting to its precision); nothing if it is there. */
   getInto(ptr: number, target: Floats): void {
+    if (this.residentAddress(target) === ptr) return;
     target.set(this.f32.subarray(ptr >> 2, (ptr >> 2) + target.length));
   }
 
