@@ -122,6 +122,21 @@ interface WasmAttentionContext {
   heads: Float32Array;
 }
 
+/** The last few rope tables, by their arguments: training asks for the same ones every layer and step. */
+const ropeCache = new Map<string, { cos: Float32Array; sin: Float32Array }>();
+const ROPE_CACHE_SIZE = 8;
+
+function cachedRopeTables(seq: number, dim: number, pos0: number, theta: number, inverse: boolean) {
+  const key = `${seq},${dim},${pos0},${theta},${inverse}`;
+  let tables = ropeCache.get(key);
+  if (!tables) {
+    tables = ropeTables(seq, dim, pos0, theta, inverse);
+    if (ropeCache.size >= ROPE_CACHE_SIZE) ropeCache.delete(ropeCache.keys().next().value as string);
+    ropeCache.set(key, tables);
+  }
+  return tables;
+}
+
 /** rope tables for positions pos0 … pos0+seq−1: cos twice per pair, sin as (∓sin, ±sin), f64 math */
 function ropeTables(seq: number, dim: number, pos0: number, theta: number, inverse: boolean) {
   const half = dim / 2;
@@ -331,7 +346,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       inverse: boolean,
     ): void {
       rt.reset();
-      const { cos, sin } = ropeTables(seq, dim, pos0, theta, inverse);
+      const { cos, sin } = cachedRopeTables(seq, dim, pos0, theta, inverse);
       const px = rt.put(x);
       const pc = rt.put(cos);
       const ps = rt.put(sin);
