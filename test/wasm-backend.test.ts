@@ -158,3 +158,22 @@ test('withScratch: from the second step on, outputs stay in wasm memory and feed
   assert.ok(!(outside.buffer instanceof SharedArrayBuffer), 'outside a step, outputs are ordinary arrays');
   backend.dispose();
 });
+
+test('withScratch: another backend on the same runtime keeps ordinary outputs inside the scope', () => {
+  const owner = createWasmBackend({ threads: 2 });
+  const other = createWasmBackend({ threads: 2 }); // same thread count: the same runtime
+  const rng = new Rng(12);
+  const x = randomF32(rng, 40 * 24);
+  const w = randomF32(rng, 16 * 24);
+  const want = oracle.linearForward(x, w, 40, 24, 16);
+  for (let step = 0; step < 2; step++) {
+    owner.withScratch!(() => {
+      const mine = owner.linearForward(x, w, 40, 24, 16);
+      const theirs = other.linearForward(x, w, 40, 24, 16);
+      if (step === 1) assert.ok(mine.buffer instanceof SharedArrayBuffer, "the owner's output is resident");
+      assert.ok(!(theirs.buffer instanceof SharedArrayBuffer), "the other backend's output is its own array");
+      close('owner', mine, want);
+      close('other', theirs, want);
+    });
+  }
+});

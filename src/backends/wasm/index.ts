@@ -244,7 +244,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       rt.dispose();
     },
     holdWeights: (arrays: Iterable<Floats>) => rt.hold(arrays),
-    withScratch: <T>(fn: () => T): T => rt.runResident(() => scratch.run(fn)),
+    withScratch: <T>(fn: () => T): T => rt.runResident(scratch, () => scratch.run(fn)),
     zeros: (length: number): Floats => new Float32Array(length),
     fromArray: (values: ArrayLike<number>): Floats => Float32Array.from(values),
 
@@ -273,8 +273,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       rt.reset();
       const px = rt.put(x);
       const pw = rt.put(w);
-      const py = rt.allocOut(rows * dim);
-      const pr = rt.allocOut(rows);
+      const py = rt.allocOut(rows * dim, scratch);
+      const pr = rt.allocOut(rows, scratch);
       k.rmsNormForward(px, pw, py, pr, rows, dim, eps);
       return { y: output(py, rows * dim), rstd: output(pr, rows) };
     },
@@ -285,7 +285,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const px = rt.put(x);
       const pw = rt.put(w);
       const pr = rt.put(rstd);
-      const pdx = rt.allocOut(rows * dim);
+      const pdx = rt.allocOut(rows * dim, scratch);
       const pdw = rt.alloc(dim);
       new Float32Array(rt.memory.buffer, pdw, dim).fill(0);
       k.rmsNormBackward(pdy, px, pw, pr, pdx, pdw, rows, dim);
@@ -298,7 +298,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       rt.reset();
       const px = rt.put(x);
       const pw = rt.put(w);
-      const py = rt.allocOut(rows * outDim);
+      const py = rt.allocOut(rows * outDim, scratch);
       rt.gemm(rows, outDim, inDim, px, inDim, false, pw, inDim, false, py, outDim, false);
       return output(py, rows * outDim);
     },
@@ -323,7 +323,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       let dx: Floats | null = null;
       if (wantDx) {
         const pw = rt.put(w);
-        const pdx = rt.allocOut(rows * inDim);
+        const pdx = rt.allocOut(rows * inDim, scratch);
         rt.gemm(rows, inDim, outDim, pdy, outDim, false, pw, inDim, true, pdx, inDim, false);
         dx = output(pdx, rows * inDim);
       }
@@ -371,9 +371,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const pk = rt.put(kk);
       const pv = rt.put(v);
       const pP = wantProbs ? rt.alloc(B * H * T * S) : 0;
-      const pLse = rt.allocOut(B * H * T);
-      const pHeads = rt.allocOut(B * T * H * dv);
-      const pOut = combine.kind === 'none' ? 0 : rt.allocOut(B * T * (H / 2) * dv);
+      const pLse = rt.allocOut(B * H * T, scratch);
+      const pHeads = rt.allocOut(B * T * H * dv, scratch);
+      const pOut = combine.kind === 'none' ? 0 : rt.allocOut(B * T * (H / 2) * dv, scratch);
       const pLambdas = combine.kind === 'token' ? rt.put(combine.lambda) : 0;
       const lambda = combine.kind === 'scalar' ? combine.lambda : 0;
       const kMap = rt.putInt(g.kHeadOf);
@@ -423,11 +423,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
         k.combineBackward(pdO, pHeads, pdHeads, pdl, rows, H, dv, lambda, pLambdas);
         pdO = pdHeads;
       }
-      const pdq = rt.allocOut(q.length);
+      const pdq = rt.allocOut(q.length, scratch);
       const pdkH = rt.alloc(B * H * S * d);
       const pdvH = rt.alloc(B * (H / G) * S * dv);
-      const pdk = rt.allocOut(B * S * Hk * d);
-      const pdv = rt.allocOut(B * S * Hv * dv);
+      const pdk = rt.allocOut(B * S * Hk * d, scratch);
+      const pdv = rt.allocOut(B * S * Hv * dv, scratch);
       const kMap = rt.putInt(g.kHeadOf);
       const vMap = rt.putInt(g.vHeadOf);
       const args = [
@@ -473,7 +473,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const n = gate.length;
       const pg = rt.put(gate);
       const pu = rt.put(up);
-      const ph = rt.allocOut(n);
+      const ph = rt.allocOut(n, scratch);
       elementwise(OP_SWIGLU_FWD, n, [pg, pu, ph]);
       return output(ph, n);
     },
@@ -484,8 +484,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const pdh = rt.put(dh);
       const pg = rt.put(gate);
       const pu = rt.put(up);
-      const pdg = rt.allocOut(n);
-      const pdu = rt.allocOut(n);
+      const pdg = rt.allocOut(n, scratch);
+      const pdu = rt.allocOut(n, scratch);
       elementwise(OP_SWIGLU_BWD, n, [pdh, pg, pu, pdg, pdu]);
       return { dGate: output(pdg, n), dUp: output(pdu, n) };
     },
@@ -496,7 +496,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       rt.reset();
       const pl = rt.put(logits);
       const pt = rt.putInt(targets.subarray(0, rows));
-      const pd = rt.allocOut(rows * vocab);
+      const pd = rt.allocOut(rows * vocab, scratch);
       const pLoss = rt.alloc(rows * 2);
       k.crossEntropy(pl, pt, pd, pLoss, rows, scored, vocab);
       let total = 0;

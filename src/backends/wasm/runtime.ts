@@ -188,7 +188,15 @@ export class WasmRuntime {
    * The resident scratch region of an open scope (runResident): [start, end) below the arena, filled
    * from start to top by op outputs, which stay in wasm memory as views until the scope closes.
    */
-  private readonly resident = { open: false, start: 0, top: 0, end: 0, wanted: 0, need: 0 };
+  private readonly resident = {
+    open: false,
+    owner: null as object | null,
+    start: 0,
+    top: 0,
+    end: 0,
+    wanted: 0,
+    need: 0,
+  };
   /** Every SharedArrayBuffer object this memory has handed out (one per size it grew to). */
   private readonly buffers = new WeakSet<ArrayBufferLike>();
 
@@ -275,10 +283,12 @@ export class WasmRuntime {
    * backend hands out views of them, and `put` of such a view costs no copy. The region is sized to
    * what the previous scope asked for; outputs that do not fit take the usual copying path. Nothing
    * in the region may be used after fn returns. Scopes nest (the inner one is part of the outer).
+   * `owner` (the backend; backends may share a runtime) is the only caller whose allocOut goes there.
    */
-  runResident<T>(fn: () => T): T {
+  runResident<T>(owner: object, fn: () => T): T {
     const r = this.resident;
     if (r.open || !this.shared) return fn();
+    r.owner = owner;
     const savedBase = this.base;
     r.start = this.base;
     r.top = r.start;
@@ -292,16 +302,17 @@ export class WasmRuntime {
       return fn();
     } finally {
       r.open = false;
+      r.owner = null;
       r.need = Math.max(r.need, r.wanted);
       this.base = savedBase;
       this.reset();
     }
   }
 
-  /** Room for an op's output: in the resident region during a scope when it fits, else in the arena. */
-  allocOut(count: number): number {
+  /** Room for an op's output: in the resident region during owner's scope when it fits, else in the arena. */
+  allocOut(count: number, owner: object): number {
     const r = this.resident;
-    if (!r.open) return this.alloc(count);
+    if (!r.open || r.owner !== owner) return this.alloc(count);
     const bytes = Math.ceil((count * 4) / 64) * 64;
     r.wanted += bytes;
     if (r.top + bytes > r.end) return this.alloc(count);
