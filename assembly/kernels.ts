@@ -31,6 +31,8 @@ const OP_ATTN_REDUCE: i32 = 6;
 const OP_GEMV: i32 = 7;
 const OP_SWIGLU_FWD: i32 = 8;
 const OP_SWIGLU_BWD: i32 = 9;
+const OP_ADAMW: i32 = 10;
+const OP_SUM_SQUARES: i32 = 11;
 
 /** This instance's thread index (0: the caller's thread); selects its scratch region. */
 let tid: i32 = 0;
@@ -109,6 +111,15 @@ function runChunk(op: i32, c: i32): void {
     attentionBackwardChunk(c);
   } else if (op == OP_ATTN_REDUCE) {
     attentionReduceChunk(c);
+  } else if (op == OP_ADAMW) {
+    // 0 n, 1 elements per chunk (a multiple of 4), 2 p, 3 g, 4 m, 5 v, 6 the 7 f64 hyperparameters
+    const i0 = c * argI(1);
+    const len = imin(argI(0) - i0, argI(1));
+    adamwRange(at(argP(2), i0), at(argP(3), i0), at(argP(4), i0), at(argP(5), i0), len, argP(6));
+  } else if (op == OP_SUM_SQUARES) {
+    // 0 n, 1 elements per chunk, 2 x, 3 f64 partial sums (one per chunk)
+    const i0 = c * argI(1);
+    store<f64>(argP(3) + (<usize>c << 3), sumSquares(at(argP(2), i0), imin(argI(0) - i0, argI(1))));
   } else if (op == OP_SWIGLU_FWD || op == OP_SWIGLU_BWD) {
     // 0 n, 1 elements per chunk (a multiple of 4), 2… the arrays of swigluForward / swigluBackward
     const i0 = c * argI(1);
@@ -1201,4 +1212,59 @@ export function scaleInPlace(x: usize, c: f32, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(at(x, i), f32x4.mul(v128.load(at(x, i)), vc));
   for (; i < n; i++) store<f32>(at(x, i), load<f32>(at(x, i)) * c);
+}
+
+/**
+ * AdamW on n floats in place, exactly the arithmetic of src/train/adamw.ts: float64 operations in its
+ * order (no fused multiply-adds), float32 storage. hyper: lr, β1, β2, ε, decay, c1, c2 as f64.
+ */
+function adamwRange(p: usize, g: usize, m: usize, v: usize, n: i32, hyper: usize): void {
+  const lr = load<f64>(hyper), beta1 = load<f64>(hyper, 8), beta2 = load<f64>(hyper, 16);
+  const eps = load<f64>(hyper, 24), decay = load<f64>(hyper, 32), c1 = load<f64>(hyper, 40), c2 = load<f64>(hyper, 48);
+  const stepSize = lr / c1;
+  const invSqrtC2 = 1 / Math.sqrt(c2);
+  const a1 = 1 - beta1, a2 = 1 - beta2;
+  let i = 0;
+  const vb1 = f64x2.splat(beta1), va1 = f64x2.splat(a1), vb2 = f64x2.splat(beta2), va2 = f64x2.splat(a2);
+  const vdecay = f64x2.splat(decay), vstep = f64x2.splat(stepSize), vinv = f64x2.splat(invSqrtC2), veps = f64x2.splat(eps);
+  for (; i + 2 <= n; i += 2) {
+    const gi = f64x2.promote_low_f32x4(v128.load64_zero(at(g, i)));
+    const mOld = f64x2.promote_low_f32x4(v128.load64_zero(at(m, i)));
+    const vOld = f64x2.promote_low_f32x4(v128.load64_zero(at(v, i)));
+    const pOld = f64x2.promote_low_f32x4(v128.load64_zero(at(p, i)));
+    // rounded to float32 and back, as a Float32Array store and load would
+    const mi = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(vb1, mOld), f64x2.mul(va1, gi))));
+    const vi = f64x2.promote_low_f32x4(
+      f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(vb2, vOld), f64x2.mul(f64x2.mul(va2, gi), gi))),
+    );
+    const denom = f64x2.add(f64x2.mul(f64x2.sqrt(vi), vinv), veps);
+    const pi = f64x2.sub(f64x2.mul(pOld, vdecay), f64x2.div(f64x2.mul(vstep, mi), denom));
+    v128.store64_lane(at(m, i), f32x4.demote_f64x2_zero(mi), 0);
+    v128.store64_lane(at(v, i), f32x4.demote_f64x2_zero(vi), 0);
+    v128.store64_lane(at(p, i), f32x4.demote_f64x2_zero(pi), 0);
+  }
+  for (; i < n; i++) {
+    const gi = <f64>load<f32>(at(g, i));
+    const mi = <f32>(beta1 * <f64>load<f32>(at(m, i)) + a1 * gi);
+    const vi = <f32>(beta2 * <f64>load<f32>(at(v, i)) + a2 * gi * gi);
+    store<f32>(at(m, i), mi);
+    store<f32>(at(v, i), vi);
+    store<f32>(at(p, i), <f32>(<f64>load<f32>(at(p, i)) * decay - (stepSize * <f64>mi) / (Math.sqrt(<f64>vi) * invSqrtC2 + eps)));
+  }
+}
+
+/** Σ x² of n floats in float64, over two lanes. */
+function sumSquares(x: usize, n: i32): f64 {
+  let acc = f64x2.splat(0);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const xi = f64x2.promote_low_f32x4(v128.load64_zero(at(x, i)));
+    acc = f64x2.add(acc, f64x2.mul(xi, xi));
+  }
+  let total = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; i < n; i++) {
+    const xi = <f64>load<f32>(at(x, i));
+    total += xi * xi;
+  }
+  return total;
 }

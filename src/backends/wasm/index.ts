@@ -11,6 +11,7 @@
  * kernels on one thread over an ordinary memory.
  */
 import type {
+  AdamWHyper,
   AttentionBackward,
   AttentionForward,
   AttentionGeometry,
@@ -19,12 +20,15 @@ import type {
   Floats,
 } from '../../core/backend.ts';
 import { countScoredTargets } from '../../core/backend.ts';
+import { adamwUpdate as adamwReference } from '../../train/adamw.ts';
 import { checkGeometry } from '../js/attention.ts';
 import { ScratchArena } from '../scratch.ts';
 import {
+  OP_ADAMW,
   OP_ATTN_BWD,
   OP_ATTN_FWD,
   OP_ATTN_REDUCE,
+  OP_SUM_SQUARES,
   OP_SWIGLU_BWD,
   OP_SWIGLU_FWD,
   unsharedModuleBytes,
@@ -502,6 +506,38 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       let total = 0;
       for (const x of rt.getF64(pLoss, rows)) total += x;
       return { loss: total / scored, dLogits: output(pd, rows * vocab) };
+    },
+
+    sumOfSquares(x: Floats): number {
+      let total = 0;
+      if (!(x instanceof Float32Array) || x.length < IN_PLACE_WASM_MIN) {
+        for (let i = 0; i < x.length; i++) total += x[i] * x[i];
+        return total;
+      }
+      rt.reset();
+      const n = x.length;
+      const px = rt.put(x);
+      const per = Math.ceil(n / (rt.threads * 2) / 4) * 4;
+      const chunks = Math.ceil(n / per);
+      const partial = rt.alloc(chunks * 2); // one f64 per chunk
+      rt.job(OP_SUM_SQUARES, [n, per, px, partial], chunks, rt.threads > 1 && n >= ELEMENTWISE_PARALLEL_MIN);
+      for (const s of rt.getF64(partial, chunks)) total += s;
+      return total;
+    },
+
+    // The arithmetic of train/adamw.ts to the bit (float64 SIMD lanes, no fused multiply-adds).
+    adamwUpdate(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void {
+      const f32 = [p, g, m, v].every((x) => x instanceof Float32Array);
+      if (!f32 || p.length < IN_PLACE_WASM_MIN) return adamwReference(p, g, m, v, h);
+      rt.reset();
+      const n = p.length;
+      const [pp, pg, pm, pv] = [rt.put(p), rt.put(g), rt.put(m), rt.put(v)];
+      const hyper = rt.alloc(14); // seven f64
+      rt.getF64(hyper, 7).set([h.lr, h.beta1, h.beta2, h.eps, h.decay, h.c1, h.c2]);
+      elementwise(OP_ADAMW, n, [pp, pg, pm, pv, hyper]);
+      rt.getInto(pp, p);
+      rt.getInto(pm, m);
+      rt.getInto(pv, v);
     },
 
     // In wasm (copies included) from a few thousand floats: 2–3× faster than a JavaScript loop.

@@ -24,6 +24,8 @@ export const OP_ATTN_REDUCE = 6;
 export const OP_GEMV = 7;
 export const OP_SWIGLU_FWD = 8;
 export const OP_SWIGLU_BWD = 9;
+export const OP_ADAMW = 10;
+export const OP_SUM_SQUARES = 11;
 
 /** Row counts below this multiply unpacked (gemvRows): decoding, tiny batches. */
 const GEMV_MAX_ROWS = 4;
