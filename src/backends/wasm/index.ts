@@ -528,7 +528,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
     // The arithmetic of train/adamw.ts to the bit (float64 SIMD lanes, no fused multiply-adds).
     adamwUpdate(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void {
       const f32 = [p, g, m, v].every((x) => x instanceof Float32Array);
-      if (!f32 || p.length < IN_PLACE_WASM_MIN) return adamwReference(p, g, m, v, h);
+      if (!f32 || p.length < IN_PLACE_WASM_MIN) {
+        adamwReference(p, g, m, v, h);
+        return;
+      }
       rt.reset();
       const n = p.length;
       const [pp, pg, pm, pv] = [rt.put(p), rt.put(g), rt.put(m), rt.put(v)];
