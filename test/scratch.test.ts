@@ -1,7 +1,7 @@
 /** The scratch arena of the native and wasm backends (Backend.withScratch): reuse, overflow, nesting, poisoning. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ScratchArena } from '../src/backends/scratch.ts';
+import { ScratchArena, scratchEnabled } from '../src/backends/scratch.ts';
 
 function counting() {
   const made: number[] = [];
@@ -82,4 +82,23 @@ test('scratch: an exception still closes the scope; poison marks what escaped', 
   );
   const outside = arena.alloc(4);
   assert.equal(outside.buffer.byteLength, 16, 'after the scope, allocation is fresh again');
+});
+
+test('DIFF_TRANSFORMER_SCRATCH=0: backends go without scratch memory (less memory, slower)', async () => {
+  const { createWasmBackend } = await import('../src/backends/wasm/index.ts');
+  const { createNativeBackend, loadNativeAddon } = await import('../src/backends/native/index.ts');
+  const saved = process.env.DIFF_TRANSFORMER_SCRATCH;
+  try {
+    process.env.DIFF_TRANSFORMER_SCRATCH = '0';
+    assert.equal(scratchEnabled(), false);
+    assert.equal(createWasmBackend({ threads: 1 }).withScratch, undefined);
+    if (loadNativeAddon()) assert.equal(createNativeBackend().withScratch, undefined);
+    delete process.env.DIFF_TRANSFORMER_SCRATCH;
+    assert.equal(scratchEnabled(), true);
+    assert.equal(typeof createWasmBackend({ threads: 1 }).withScratch, 'function');
+    if (loadNativeAddon()) assert.equal(typeof createNativeBackend().withScratch, 'function');
+  } finally {
+    if (saved === undefined) delete process.env.DIFF_TRANSFORMER_SCRATCH;
+    else process.env.DIFF_TRANSFORMER_SCRATCH = saved;
+  }
 });

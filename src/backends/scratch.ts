@@ -43,3 +43,12 @@ export class ScratchArena {
     }
   }
 }
+
+/**
+ * Whether backends should offer Backend.withScratch: yes unless DIFF_TRANSFORMER_SCRATCH=0, which
+ * trades the speed back for memory (the slab holds a whole step's activations).
+ */
+export function scratchEnabled(): boolean {
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  return proc?.env?.DIFF_TRANSFORMER_SCRATCH !== '0';
+}

@@ -22,7 +22,7 @@ import type {
 import { countScoredTargets } from '../../core/backend.ts';
 import { checkGeometry } from '../js/attention.ts';
 import { createJsBackend } from '../js/index.ts';
-import { ScratchArena } from '../scratch.ts';
+import { ScratchArena, scratchEnabled } from '../scratch.ts';
 import { type Addon, loadNativeAddon } from './addon.ts';
 
 export { type Addon, loadNativeAddon } from './addon.ts';
@@ -95,7 +95,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
     precision: 'f32',
     zeros,
     fromArray: (values) => Float32Array.from(values),
-    withScratch: (fn) => scratch.run(fn),
+    withScratch: scratchEnabled() ? (fn) => scratch.run(fn) : undefined,
 
     embeddingForward(table, tokens, dim) {
       checkTokens(tokens, table.length / dim, 'token', 'position');

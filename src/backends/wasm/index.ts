@@ -22,7 +22,7 @@ import type {
 import { countScoredTargets } from '../../core/backend.ts';
 import { adamwUpdate as adamwReference } from '../../train/adamw.ts';
 import { checkGeometry } from '../js/attention.ts';
-import { ScratchArena } from '../scratch.ts';
+import { ScratchArena, scratchEnabled } from '../scratch.ts';
 import {
   OP_ADAMW,
   OP_ATTN_BWD,
@@ -248,7 +248,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       rt.dispose();
     },
     holdWeights: (arrays: Iterable<Floats>) => rt.hold(arrays),
-    withScratch: <T>(fn: () => T): T => rt.runResident(scratch, () => scratch.run(fn)),
+    withScratch: scratchEnabled()
+      ? <T>(fn: () => T): T => rt.runResident(scratch, () => scratch.run(fn))
+      : undefined,
     zeros: (length: number): Floats => new Float32Array(length),
     fromArray: (values: ArrayLike<number>): Floats => Float32Array.from(values),
 
