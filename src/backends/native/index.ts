@@ -82,13 +82,13 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
       'native backend unavailable: run `npm run build:native` (needs a C++ compiler and OpenBLAS)',
     );
   const js = createJsBackend('f32');
-  // zeros: outputs the kernels accumulate into; alloc: outputs they overwrite in full
   const zeros = (n: number) => new Float32Array(n);
-  /** Zero-filled, from scratch memory inside a step: for outputs that kernels accumulate into. */
-  const cleared = (n: number) => alloc(n).fill(0);
   const fresh = options.poisonOutputs ? (n: number) => uninitialised(n).fill(Number.NaN) : uninitialised;
   const scratch = new ScratchArena(fresh, options.poisonOutputs);
+  /** Outputs the kernels overwrite in full: unzeroed, from scratch memory inside a step. */
   const alloc = (n: number) => scratch.alloc(n);
+  /** Outputs the kernels accumulate into: the same, zero-filled. */
+  const cleared = (n: number) => alloc(n).fill(0);
 
   return {
     name: 'native',

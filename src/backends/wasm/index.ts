@@ -2,8 +2,10 @@
  * The `wasm` backend: WebAssembly SIMD kernels (assembly/kernels.ts, compiled into kernels.wasm, and
  * into kernels-relaxed.wasm with fused multiply-adds where the engine has relaxed SIMD),
  * multi-threaded over one shared memory. Each op copies its operands into the memory's arena, runs
- * the kernel (matrix products and attention split across worker threads, the rest on the calling
- * thread) and copies the results out into ordinary Float32Arrays. Same semantics as the `js` oracle.
+ * the kernel (matrix products, attention and the larger elementwise kernels split across worker
+ * threads, the rest on the calling thread) and copies the results out into ordinary Float32Arrays —
+ * except during a training step (withScratch), when outputs stay in wasm memory as views and the next
+ * op reads them in place. Same semantics as the `js` oracle.
  *
  * The Backend interface is synchronous, so the calling thread blocks (Atomics.wait) while the workers
  * finish their chunks: fine in Node; in a browser the backend itself has to live in a Web Worker, and
@@ -161,9 +163,7 @@ function ropeTables(seq: number, dim: number, pos0: number, theta: number, inver
   return { cos, sin };
 }
 
-// Elementwise updates stay in JavaScript (a copy into wasm memory and back would cost more than the
-// loop); these monomorphic helpers keep V8's loop on one array type.
-/** Below this length addInPlace and scaleInPlace stay in JavaScript (copying costs more). */
+/** Below this length addInPlace, scaleInPlace, Σx² and AdamW stay in JavaScript (copying costs more). */
 const IN_PLACE_WASM_MIN = 4096;
 /** Elementwise kernels below this length run on the calling thread only. */
 const ELEMENTWISE_PARALLEL_MIN = 32768;
@@ -196,14 +196,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
   }
   const rt: WasmRuntime = runtime;
   const k = rt.kernels;
-  // Outputs are copied out of wasm memory into scratch memory during a step (Backend.withScratch),
-  // into fresh arrays otherwise.
+  // During a step (Backend.withScratch) outputs stay in the runtime's resident region as views; those
+  // that do not fit there are copied into this scratch memory. Outside a step: fresh arrays.
   const scratch = new ScratchArena((n) => new Float32Array(n));
-  /** An elementwise job over n floats, split across the threads from ELEMENTWISE_PARALLEL_MIN up. */
-  const elementwise = (op: number, n: number, arrays: number[]) => {
-    const per = n < ELEMENTWISE_PARALLEL_MIN ? n : Math.ceil(n / rt.threads / 4) * 4;
-    rt.job(op, [n, per, ...arrays], Math.ceil(n / per), rt.threads > 1);
-  };
+  /** Elements per chunk of an elementwise job: all of them below ELEMENTWISE_PARALLEL_MIN, else a share per thread. */
+  const chunkLength = (n: number) => (n < ELEMENTWISE_PARALLEL_MIN ? n : Math.ceil(n / rt.threads / 4) * 4);
+  /** An elementwise job over n floats in chunks of chunkLength(n). */
+  const elementwise = (op: number, n: number, arrays: number[]) =>
+    rt.job(op, [n, chunkLength(n), ...arrays], Math.ceil(n / chunkLength(n)), rt.threads > 1);
   const output = (ptr: number, n: number): Float32Array => {
     const resident = rt.residentView(ptr, n);
     if (resident) return resident;
@@ -519,10 +519,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       rt.reset();
       const n = x.length;
       const px = rt.put(x);
-      const per = Math.ceil(n / (rt.threads * 2) / 4) * 4;
-      const chunks = Math.ceil(n / per);
+      const chunks = Math.ceil(n / chunkLength(n));
       const partial = rt.alloc(chunks * 2); // one f64 per chunk
-      rt.job(OP_SUM_SQUARES, [n, per, px, partial], chunks, rt.threads > 1 && n >= ELEMENTWISE_PARALLEL_MIN);
+      elementwise(OP_SUM_SQUARES, n, [px, partial]);
       for (const s of rt.getF64(partial, chunks)) total += s;
       return total;
     },

@@ -355,11 +355,6 @@ export class WasmRuntime {
     return ptr;
   }
 
-  /** A fresh Float32Array copy of `count` floats at `ptr`. */
-  get(ptr: number, count: number): Float32Array {
-    return this.f32.slice(ptr >> 2, (ptr >> 2) + count);
-  }
-
   /** Copy `count` floats at `ptr` into `target` (converting to its precision); nothing if it is there. */
   getInto(ptr: number, target: Floats): void {
     if (this.residentAddress(target) === ptr) return;
