@@ -1,7 +1,4 @@
 #!/usr/bin/env node
-// The diff-transformer command: runs the TypeScript sources through tsx.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/cli/main.ts');
+// The diff-transformer command: the compiled JavaScript in dist/ (`npm run build`; npm ci and npm pack build it).
+const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv);

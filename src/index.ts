@@ -1,39 +1,12 @@
-/** The library API of diff-transformer. */
+/**
+ * The library API of diff-transformer under Node: the browser entry (src/browser.ts) plus what reads
+ * and writes files or picks a backend on this machine (native addon, model folders, training).
+ */
+export * from './browser.ts';
 export { backendNames, createBackend } from './backends/index.ts';
-export { createJsBackend } from './backends/js/index.ts';
-export {
-  type AttentionGeometry,
-  type Backend,
-  type DifferentialCombine,
-  type Floats,
-  IGNORE_TARGET,
-  type Precision,
-} from './core/backend.ts';
-export { Rng } from './core/rng.ts';
-export { type GenerateOptions, generateText, generateTokens } from './generate/generate.ts';
-export { argmax, type SamplerOptions, sampleToken } from './generate/sampler.ts';
 export { writeFileAtomic } from './io/atomic-write.ts';
 export { loadModelFolder, ModelFolderError, readConfigFile, saveModelFolder } from './io/model-folder.ts';
-export {
-  readSafetensors,
-  readSafetensorsFile,
-  SafetensorsError,
-  writeSafetensors,
-  writeSafetensorsFile,
-} from './io/safetensors.ts';
-export type { LayerMaps } from './model/attention.ts';
-export {
-  ConfigError,
-  lambdaInit,
-  type ModelConfig,
-  matchedConfig,
-  parseConfig,
-  VARIANTS,
-  type Variant,
-} from './model/config.ts';
-export { type ForwardOptions, type ForwardResult, type KvCache, LanguageModel } from './model/lm.ts';
-export { countParameters, initParameters, type ParameterSet, parameterShapes } from './model/parameters.ts';
-export { END_OF_TEXT, Tokenizer, trainTokenizer } from './tokenizer/index.ts';
+export { readSafetensorsFile, writeSafetensorsFile } from './io/safetensors.ts';
 export { compare } from './train/compare.ts';
 export { exampleFromIds, type TrainingExample } from './train/examples.ts';
 export { getPreset, PRESETS, presetConfig } from './train/presets.ts';

@@ -57,16 +57,16 @@ export interface BenchOptions {
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url));
+/** The case worker next to this module: compiled JavaScript in dist/, TypeScript through tsx in src/. */
+const caseWorker = import.meta.url.endsWith('.ts')
+  ? ['--import', import.meta.resolve('tsx'), join(here, 'case-worker.ts')]
+  : [join(here, 'case-worker.js')];
 
 function runCase(k: BenchCase): BenchRecord {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), join(here, 'case-worker.ts'), JSON.stringify(k)],
-    {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    },
-  );
+  const r = spawnSync(process.execPath, [...caseWorker, JSON.stringify(k)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   if (r.status !== 0)
     throw new Error(
       `benchmark case ${k.mode} ${k.variant} on ${k.backend} failed: ${r.stderr.trim().split('\n').at(-1)}`,

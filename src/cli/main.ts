@@ -1,31 +1,17 @@
 /**
  * The `diff-transformer` command line: thin — parse flags, call the library, print.
  * Results go to stdout; progress and notices to stderr; every error is one line and a non-zero exit.
+ * Each command imports the modules it runs when it runs (training, backends, plotting), so that
+ * `--help` and `info` start in a fraction of a second.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { backendNames, createBackend } from '../backends/index.ts';
-import {
-  benchTable,
-  DEFAULT_PEAK_GFLOPS,
-  matmulBenchLine,
-  measuredPeakGflops,
-  runBenchmarks,
-  SIZES,
-  type SizeName,
-  tokenizerBenchLine,
-} from '../bench/run.ts';
+import { DEFAULT_PEAK_GFLOPS, SIZES, type SizeName } from '../bench/run.ts';
 import { registerEvalCommands } from '../eval/command.ts';
-import { generateText } from '../generate/generate.ts';
-import { loadModelFolder } from '../io/model-folder.ts';
 import { VARIANTS, type Variant } from '../model/config.ts';
 import { registerServeCommand } from '../serve/command.ts';
-import { Tokenizer } from '../tokenizer/index.ts';
-import { compare } from '../train/compare.ts';
 import { PRESETS } from '../train/presets.ts';
-import { TOKENIZER_FILE, train } from '../train/trainer.ts';
-import { modelInfo, printModelInfo } from './info.ts';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -81,6 +67,7 @@ export function buildProgram(): Command {
       .requiredOption('--variant <name>', 'diff | baseline | diffv2', variant)
       .option('--resume', 'continue the run in --out from its last checkpoint'),
   ).action(async (o) => {
+    const { train } = await import('../train/trainer.ts');
     const r = await train({ ...o, data: o.data });
     process.stdout.write(
       `${r.config.variant}: ${r.parameters} parameters, ${r.steps} steps, val loss ${r.finalValLoss.toFixed(4)}, ${r.finalValBpb.toFixed(4)} bits/byte, ${Math.round(r.tokensPerSecond)} tokens/s (${r.backend}) → ${r.out}\n`,
@@ -90,6 +77,7 @@ export function buildProgram(): Command {
   trainingFlags(
     program.command('compare').description('train DIFF V1, the baseline and DIFF V2 alike and compare them'),
   ).action(async (o) => {
+    const { compare } = await import('../train/compare.ts');
     const r = await compare({ ...o, data: o.data });
     process.stdout.write(`${r.table}\n\nreport: ${r.reportPath}\n`);
   });
@@ -106,7 +94,15 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'sampling seed', integer('--seed'), 0)
     .option('--no-cache', 'recompute the whole prefix each step instead of using the KV cache')
     .option('--backend <name>', 'js | auto (and native when built)', 'auto')
-    .action((o) => {
+    .action(async (o) => {
+      const [{ createBackend }, { loadModelFolder }, { TOKENIZER_FILE }, { Tokenizer }, { generateText }] =
+        await Promise.all([
+          import('../backends/index.ts'),
+          import('../io/model-folder.ts'),
+          import('../train/trainer.ts'),
+          import('../tokenizer/index.ts'),
+          import('../generate/generate.ts'),
+        ]);
       const backend = createBackend(o.backend);
       const model = loadModelFolder(o.model, backend);
       const tokenizerPath = join(o.model, TOKENIZER_FILE);
@@ -146,7 +142,11 @@ export function buildProgram(): Command {
     .requiredOption('--model <dir>', 'model folder')
     .option('--json', 'print JSON')
     .option('--backend <name>', 'js | auto (and native when built)', 'auto')
-    .action((o) => {
+    .action(async (o) => {
+      const [{ createBackend }, { modelInfo, printModelInfo }] = await Promise.all([
+        import('../backends/index.ts'),
+        import('./info.ts'),
+      ]);
       const info = modelInfo(o.model, createBackend(o.backend));
       process.stdout.write(o.json ? `${JSON.stringify(info, null, 2)}\n` : printModelInfo(info));
     });
@@ -170,7 +170,10 @@ export function buildProgram(): Command {
     .option('--no-torch', 'skip the PyTorch comparison')
     .option('--no-memory', 'skip the long-sequence memory cases')
     .option('--no-generate', 'skip generation')
-    .action((o) => {
+    .action(async (o) => {
+      const { backendNames, createBackend } = await import('../backends/index.ts');
+      const { benchTable, matmulBenchLine, measuredPeakGflops, runBenchmarks, tokenizerBenchLine } =
+        await import('../bench/run.ts');
       if (o.size && !(o.size in SIZES))
         throw new Error(`unknown size "${o.size}" (available: ${Object.keys(SIZES).join(', ')})`);
       const backends = o.backend ? [createBackend(o.backend).name] : backendNames();

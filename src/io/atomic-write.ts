@@ -8,11 +8,12 @@
  * If writing fails, the temp file is removed and an Error naming `path` is thrown (its `code` and
  * `cause` are those of the underlying fs error).
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { nodeBuiltin } from '../core/node-builtins.ts';
 
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  const { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } = nodeBuiltin('node:fs');
+  const { randomBytes } = nodeBuiltin('node:crypto');
+  const { dirname, resolve } = nodeBuiltin('node:path');
   const dir = dirname(resolve(path));
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let fd: number | undefined;
@@ -57,7 +58,7 @@ function crashPointForTests(path: string): void {
 
 function wrapError(err: unknown, path: string, dir: string): Error {
   const e = err as NodeJS.ErrnoException;
-  const why = existsSync(dir) ? (e?.message ?? String(err)) : `folder ${dir} does not exist`;
+  const why = nodeBuiltin('node:fs').existsSync(dir) ? (e?.message ?? String(err)) : `folder ${dir} does not exist`;
   const out = new Error(`cannot write ${path} atomically: ${why}`, { cause: err }) as NodeJS.ErrnoException;
   if (e?.code) out.code = e.code;
   return out;
@@ -65,6 +66,7 @@ function wrapError(err: unknown, path: string, dir: string): Error {
 
 /** Make the rename durable. Some platforms (Windows) cannot open or fsync a folder: skip there. */
 function fsyncDir(dir: string): void {
+  const { closeSync, fsyncSync, openSync } = nodeBuiltin('node:fs');
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');

@@ -15,7 +15,7 @@
  * - `writeSafetensors` writes F32 little-endian in the given insertion order, the header padded with
  *   spaces to a multiple of 8 bytes, with `__metadata__` only when given and non-empty.
  */
-import { readFileSync } from 'node:fs';
+import { nodeBuiltin } from '../core/node-builtins.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 
 export class SafetensorsError extends Error {
@@ -93,7 +93,7 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
 }
 
 export function readSafetensorsFile(path: string): SafetensorsContent {
-  const buf = readFileSync(path);
+  const buf = nodeBuiltin('node:fs').readFileSync(path);
   return readSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
 }
 

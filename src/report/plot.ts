@@ -11,10 +11,13 @@
  * - `writeChart` writes `${basePath}.svg` and `${basePath}.png` and returns both paths.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
+
+// vega, vega-lite (≈ 0.25 s to import) and resvg load on the first chart, not with this module: the
+// commands that import it (compare, eval, report) start as fast as the ones that never draw.
+const loadResvg = () => createRequire(import.meta.url)('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
 
 export interface Series {
   name: string;
@@ -91,6 +94,7 @@ export async function lineChartSvg(series: Series[], options: LineChartOptions):
       },
     },
   };
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -102,7 +106,7 @@ export async function lineChartSvg(series: Series[], options: LineChartOptions):
 /** Rasterises an SVG string to PNG bytes (white background, `scale` times the SVG size). */
 export function svgToPng(svg: string, scale = 2): Uint8Array {
   if (!(scale > 0)) throw new Error(`svgToPng: scale must be positive, found ${scale}`);
-  const resvg = new Resvg(svg, {
+  const resvg = new (loadResvg().Resvg)(svg, {
     background: 'white',
     fitTo: { mode: 'zoom', value: scale },
     font: { loadSystemFonts: true },

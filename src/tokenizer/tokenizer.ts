@@ -15,7 +15,7 @@
  *   `decode(encode(s)) === s` for every well-formed string; lone surrogates come back as U+FFFD.
  * - Invalid ids (not an integer in [0, vocabSize)) throw a RangeError.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { nodeBuiltin } from '../core/node-builtins.ts';
 import { bytesToTokenString, newUtf8Decoder, preTokenize, utf8Encode } from './byte-level.ts';
 import { buildTokenizerJSON, parseTokenizerJSON } from './tokenizer-json.ts';
 
@@ -133,7 +133,7 @@ export class Tokenizer {
   static fromFile(path: string): Tokenizer {
     let json: unknown;
     try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
+      json = JSON.parse(nodeBuiltin('node:fs').readFileSync(path, 'utf8'));
     } catch (err) {
       throw new Error(`Tokenizer.fromFile: cannot read JSON from ${path}: ${(err as Error).message}`, {
         cause: err,
@@ -143,7 +143,7 @@ export class Tokenizer {
   }
 
   save(path: string): void {
-    writeFileSync(path, `${JSON.stringify(this.toJSON(), null, 2)}\n`);
+    nodeBuiltin('node:fs').writeFileSync(path, `${JSON.stringify(this.toJSON(), null, 2)}\n`);
   }
 
   private checkId(id: number): number {

@@ -2,7 +2,7 @@
  * Training progress on stderr: a live bar (loss, tokens/s, ETA) on a terminal, plain log lines
  * otherwise (CI logs, pipes), or nothing when quiet.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 
 export interface ProgressReporter {
   update(step: number, values: { loss: number; tokensPerSecond: number; valLoss?: number }): void;
@@ -32,6 +32,8 @@ export function createProgress(
       stop() {},
     };
   }
+  // loaded only for a live bar on a terminal
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

@@ -1,0 +1,47 @@
+/**
+ * The browser entry of diff-transformer (`diff-transformer/browser`): everything that runs without a
+ * file system — backends js and wasm, the model, generation, safetensors and tokenizer.json from bytes.
+ * Its module graph imports nothing from node:* (test/browser-entry.test.ts checks). The wasm backend
+ * needs the bytes of its kernels in a browser: `diff-transformer/kernels.wasm` (SIMD128) and
+ * `diff-transformer/kernels-relaxed.wasm` (fused multiply-adds where relaxed SIMD validates).
+ */
+export { createJsBackend } from './backends/js/index.ts';
+export { createWasmBackend, type WasmBackendOptions, wasmAvailable } from './backends/wasm/index.ts';
+export {
+  type AttentionGeometry,
+  type Backend,
+  type DifferentialCombine,
+  type Floats,
+  IGNORE_TARGET,
+  type Precision,
+} from './core/backend.ts';
+export { Rng } from './core/rng.ts';
+export { type GenerateOptions, generateText, generateTokens } from './generate/generate.ts';
+export { argmax, type SamplerOptions, sampleToken } from './generate/sampler.ts';
+export {
+  type NamedTensor,
+  readSafetensors,
+  type SafetensorsContent,
+  SafetensorsError,
+  writeSafetensors,
+} from './io/safetensors.ts';
+export type { LayerMaps } from './model/attention.ts';
+export {
+  ConfigError,
+  lambdaInit,
+  layerLambdaInit,
+  type ModelConfig,
+  matchedConfig,
+  parseConfig,
+  VARIANTS,
+  type Variant,
+} from './model/config.ts';
+export { type ForwardOptions, type ForwardResult, type KvCache, LanguageModel } from './model/lm.ts';
+export {
+  countParameters,
+  initParameters,
+  type ParameterSet,
+  parameterShapes,
+  tensorMismatches,
+} from './model/parameters.ts';
+export { END_OF_TEXT, type StreamDecoder, Tokenizer, trainTokenizer } from './tokenizer/index.ts';
