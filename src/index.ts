@@ -2,8 +2,9 @@
  * The library API of diff-transformer under Node: the browser entry (src/browser.ts) plus what reads
  * and writes files or picks a backend on this machine (native addon, model folders, training).
  */
-export * from './browser.ts';
+
 export { backendNames, createBackend } from './backends/index.ts';
+export * from './browser.ts';
 export { writeFileAtomic } from './io/atomic-write.ts';
 export { loadModelFolder, ModelFolderError, readConfigFile, saveModelFolder } from './io/model-folder.ts';
 export { readSafetensorsFile, writeSafetensorsFile } from './io/safetensors.ts';

@@ -1,6 +1,6 @@
 /**
  * The browser app end to end: `serve` over HTTP (routes, read-only model files, path traversal refused),
- * then headless Chromium (Debian's /usr/bin/chromium through playwright-core) opening the app with a
+ * then headless Chromium (test/chromium.ts: Debian's when installed, else @sparticuz/chromium's) opening the app with a
  * DIFF V1 model and its baseline made on the fly: generation in the page equals the library's, and the
  * attention values the page shows equal `LanguageModel.forward(..., { maps: true })` for the same tokens.
  * The page is cross-origin isolated and runs the models on the threaded wasm backend (its float32
@@ -15,13 +15,12 @@
  * never rewrites the committed picture.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { createJsBackend } from '../src/backends/js/index.ts';
 import { Rng } from '../src/core/rng.ts';
 import { generateText } from '../src/generate/generate.ts';
@@ -30,8 +29,8 @@ import { matchedConfig, parseConfig } from '../src/model/config.ts';
 import { initParameters } from '../src/model/parameters.ts';
 import { type RunningServer, startServer } from '../src/serve/server.ts';
 import { Tokenizer, trainTokenizer } from '../src/tokenizer/index.ts';
+import { launchChromium } from './chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const repoRoot = resolve(import.meta.dirname, '..');
 const PROMPT = 'Call me Ishmael. Some years ago, never mind how long precisely';
 /**
@@ -224,27 +223,10 @@ function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
 test('browser: generation and attention maps in the page equal the library', {
   timeout: 240_000,
 }, async () => {
-  if (!existsSync(CHROMIUM))
-    assert.fail(
-      `Chromium is not installed at ${CHROMIUM}: run apt-get install -y chromium (the browser test needs it)`,
-    );
   const backend = createJsBackend();
   const models = modelDirs.map((dir) => loadModelFolder(dir, backend));
   const tokenizers = modelDirs.map((dir) => Tokenizer.fromFile(join(dir, 'tokenizer.json')));
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'dt-chromium-')), {
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1480, height: 1100 },
-  });
+  const context = await launchChromium({ viewport: { width: 1480, height: 1100 } });
   try {
     const page = await context.newPage();
     const errors: string[] = [];

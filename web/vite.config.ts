@@ -1,41 +1,13 @@
 /**
  * Builds the browser app into web/dist (committed, so users need no build step): `npm run build:web`.
- * The app imports the library's own modules from ../src. Three of them import node:fs, node:path or
- * node:crypto for file I/O that the app never calls (src/tokenizer/tokenizer.ts, src/io/safetensors.ts →
- * src/io/atomic-write.ts); Vite replaces those imports by empty modules, and their notices are folded
- * into one line here.
+ * The app imports the library as a user would, from the package's browser entry
+ * (`diff-transformer/browser` → dist/browser.js, whose module graph has no node:* import) and its wasm
+ * kernels (`diff-transformer/kernels.wasm?url`), so dist/ has to be built first (build:web does).
  */
-import { createLogger, defineConfig } from 'vite';
-
-const logger = createLogger();
-const externalized = new Set<string>();
-const warn = logger.warn;
-logger.warn = (message, options) => {
-  const match =
-    /Module "(node:[a-z]+)" has been externalized for browser compatibility, imported by "([^"]+)"/.exec(
-      message,
-    );
-  if (match) {
-    externalized.add(`${match[2].replace(/^.*\/src\//, 'src/')} → ${match[1]}`);
-    return;
-  }
-  warn(message, options);
-};
+import { defineConfig } from 'vite';
 
 export default defineConfig({
   base: './',
-  customLogger: logger,
   worker: { format: 'es' },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
-  plugins: [
-    {
-      name: 'summarise-node-builtins',
-      buildEnd() {
-        if (externalized.size)
-          logger.info(
-            `node built-ins left out of the browser bundle (file I/O only): ${[...externalized].sort().join(', ')}`,
-          );
-      },
-    },
-  ],
 });

@@ -58,7 +58,8 @@ function crashPointForTests(path: string): void {
 
 function wrapError(err: unknown, path: string, dir: string): Error {
   const e = err as NodeJS.ErrnoException;
-  const why = nodeBuiltin('node:fs').existsSync(dir) ? (e?.message ?? String(err)) : `folder ${dir} does not exist`;
+  const { existsSync } = nodeBuiltin('node:fs');
+  const why = existsSync(dir) ? (e?.message ?? String(err)) : `folder ${dir} does not exist`;
   const out = new Error(`cannot write ${path} atomically: ${why}`, { cause: err }) as NodeJS.ErrnoException;
   if (e?.code) out.code = e.code;
   return out;

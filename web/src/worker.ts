@@ -10,12 +10,15 @@
  * blocks on Atomics.wait while its kernel workers compute, which a browser allows only here, in a
  * worker. `?backend=js` (or `wasm`) in the page's address chooses one.
  */
-import { createJsBackend } from '../../src/backends/js/index.ts';
-import { createWasmBackend, wasmAvailable } from '../../src/backends/wasm/index.ts';
-import wasmUrl from '../../src/backends/wasm/kernels.wasm?url';
-import relaxedWasmUrl from '../../src/backends/wasm/kernels-relaxed.wasm?url';
-import type { Backend } from '../../src/core/backend.ts';
-import { generateTokens } from '../../src/generate/generate.ts';
+import {
+  type Backend,
+  createJsBackend,
+  createWasmBackend,
+  generateTokens,
+  wasmAvailable,
+} from 'diff-transformer/browser';
+import wasmUrl from 'diff-transformer/kernels.wasm?url';
+import relaxedWasmUrl from 'diff-transformer/kernels-relaxed.wasm?url';
 import {
   buildModel,
   type LoadedModel,

@@ -4,20 +4,22 @@
  * Tokenizer.fromJSON. Every failure is a `ModelLoadError` whose message says what to do.
  *
  * The library's loader (`loadModelFolder` / `parametersFromTensors` in src/io/model-folder.ts) reads
- * files with node:fs, so the name and shape check it does is repeated here in a few lines.
+ * files with node:fs and is not part of the browser entry, so the name and shape check it does is
+ * repeated here in a few lines.
  */
-import { createJsBackend } from '../../../src/backends/js/index.ts';
-import type { Backend } from '../../../src/core/backend.ts';
-import { readSafetensors } from '../../../src/io/safetensors.ts';
-import { type ModelConfig, parseConfig } from '../../../src/model/config.ts';
-import { LanguageModel } from '../../../src/model/lm.ts';
 import {
+  type Backend,
   countParameters,
+  createJsBackend,
+  LanguageModel,
+  type ModelConfig,
   type ParameterSet,
   parameterShapes,
+  parseConfig,
+  readSafetensors,
+  Tokenizer,
   tensorMismatches,
-} from '../../../src/model/parameters.ts';
-import { Tokenizer } from '../../../src/tokenizer/tokenizer.ts';
+} from 'diff-transformer/browser';
 
 /** Larger models are refused: the js backend would need minutes per token and gigabytes of memory. */
 export const MAX_BROWSER_PARAMETERS = 200_000_000;

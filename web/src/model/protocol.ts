@@ -1,5 +1,5 @@
 /** Messages between the page and a model worker (one worker per model panel). */
-import type { ModelConfig } from '../../../src/model/config.ts';
+import type { ModelConfig } from 'diff-transformer/browser';
 
 export type ModelSource =
   /** A served model: files under `base` (e.g. "models/diff/"). */

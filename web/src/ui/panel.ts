@@ -3,7 +3,7 @@
  * attention maps for the chosen layer and head, list where a hovered token attends, and plot its
  * training curves. The app owns two panels side by side and shares the layer and colour scales.
  */
-import { layerLambdaInit } from '../../../src/model/config.ts';
+import { layerLambdaInit } from 'diff-transformer/browser';
 import { ModelClient } from '../model/client.ts';
 import type {
   BackendChoice,
