@@ -9,7 +9,7 @@
  *   CXX                           the C++ compiler (default c++)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -145,10 +145,24 @@ function main() {
   console.log(`diff-transformer: native backend built (${blas}${openmp ? ', OpenMP' : ''})`);
 }
 
+/** What `auto` runs without the addon (as src/backends/index.ts decides): wasm where its kernels load, else js. */
+function fallbackBackend() {
+  if (process.env.DIFF_TRANSFORMER_NATIVE !== '0' && existsSync(addonPath))
+    return 'native (the addon an earlier build left in build/Release)';
+  const kernels = ['dist', 'src'].map((d) => join(root, d, 'backends/wasm/kernels.wasm')).find((p) => existsSync(p));
+  try {
+    if (kernels && typeof SharedArrayBuffer === 'function' && WebAssembly.validate(readFileSync(kernels)))
+      return 'wasm (WebAssembly SIMD kernels, worker threads)';
+  } catch {
+    // unreadable kernels: js
+  }
+  return 'js (this Node cannot run the WebAssembly SIMD kernels)';
+}
+
 try {
   main();
 } catch (error) {
   const reason = error instanceof Skip ? error.message : `unexpected error: ${String(error?.message ?? error).split('\n')[0]}`;
-  console.log(`diff-transformer: native backend skipped (${reason}); using js`);
+  console.log(`diff-transformer: native backend skipped (${reason}); \`auto\` will use ${fallbackBackend()}`);
 }
 process.exit(0);
