@@ -477,6 +477,14 @@ bool gemmAvailable(GemmKernel kernel) {
 
 GemmKernel gemmDefault() {
   static const GemmKernel chosen = [] {
+    if (const char* forced = envString("DIFF_TRANSFORMER_GEMM")) {
+      GemmKernel k;
+      if (gemmKernelFromName(forced, &k) && k != GemmKernel::kAuto && k != GemmKernel::kBlas && ownKernel(k)) return k;
+      std::fprintf(stderr,
+                   "diff-transformer: DIFF_TRANSFORMER_GEMM=%s: expected avx512, avx2 or portable that this CPU "
+                   "runs; using the default\n",
+                   forced);
+    }
     if (envString("DIFF_TRANSFORMER_BLAS")) loadBlasOnce();  // otherwise it loads on first use only
     if (gBlas.preferred && gBlas.sgemm) return GemmKernel::kBlas;
     for (GemmKernel k : {GemmKernel::kAvx512, GemmKernel::kAvx2})

@@ -21,7 +21,11 @@ bool gemm(GemmKernel kernel, bool transA, bool transB, int m, int n, int k, cons
 
 /** Whether `kernel` can run in this process. */
 bool gemmAvailable(GemmKernel kernel);
-/** The kernel kAuto stands for: DIFF_TRANSFORMER_BLAS=openblas (or a path) picks the BLAS, else the widest own kernel. */
+/**
+ * The kernel kAuto stands for: DIFF_TRANSFORMER_GEMM=avx512|avx2|portable forces an own kernel;
+ * DIFF_TRANSFORMER_BLAS=openblas (or another CBLAS's name or path) picks that BLAS; else the widest
+ * own kernel this CPU runs.
+ */
 GemmKernel gemmDefault();
 /** "avx512", "avx2", "portable", "blas", "auto"; kernelFromName returns false for other names. */
 const char* gemmKernelName(GemmKernel kernel);
