@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Addon, loadNativeAddon } from '../src/backends/native/addon.ts';
+import { type GemmShape, gemmTable, recordGemmShapes, timeGemms } from '../src/bench/gemm.ts';
 
 const addon = loadNativeAddon();
 
@@ -191,3 +192,21 @@ if (addon) {
     assert.throws(() => native.gemm('auto', false, false, 2, 2, 2, x, 1, x, 2, 0, x, 2), /leading dimension/);
   });
 }
+
+test('the GEMM bench records the shapes a step really issues, and times both GEMMs', () => {
+  if (!addon) return;
+  const size = { d_model: 64, n_layers: 1, seq: 8, batch: 2, vocab: 48 };
+  const train = recordGemmShapes(addon, size, 'train');
+  const has = (op: GemmShape['op'], m: number, k: number, n: number) =>
+    train.some((s) => s.op === op && s.m === m && s.k === k && s.n === n);
+  // the output head [vocab, d] on 16 rows, in its three layouts
+  assert.ok(has('Y=X·Wᵀ', 16, 64, 48) && has('dX=dY·W', 16, 48, 64) && has('dW+=dYᵀ·X', 48, 16, 64));
+  assert.ok(train.every((s) => (s.op === 'dW+=dYᵀ·X' ? s.k : s.m) === 16));
+  const decode = recordGemmShapes(addon, size, 'decode');
+  assert.ok(decode.length > 0 && decode.every((s) => s.op === 'Y=X·Wᵀ' && s.m === 1));
+  const [timing] = timeGemms(addon, [{ op: 'Y=X·Wᵀ', m: 1, k: 64, n: 48 }], 2, 1);
+  assert.equal(timing.own.length, 2);
+  assert.ok(timing.own.every((g) => g > 0));
+  const table = gemmTable([{ size: 'decode', timing }], 'avx512', 'openblas');
+  assert.match(table, /\| decode \| Y=X·Wᵀ \| 1×64×48 \|/);
+});

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { backendNames, createBackend } from '../backends/index.ts';
+import { gemmBench } from '../bench/gemm.ts';
 import {
   benchTable,
   DEFAULT_PEAK_GFLOPS,
@@ -170,6 +171,7 @@ export function buildProgram(): Command {
     .option('--no-torch', 'skip the PyTorch comparison')
     .option('--no-memory', 'skip the long-sequence memory cases')
     .option('--no-generate', 'skip generation')
+    .option('--no-gemm', 'skip the per-shape GEMM comparison (own GEMM vs OpenBLAS)')
     .action((o) => {
       if (o.size && !(o.size in SIZES))
         throw new Error(`unknown size "${o.size}" (available: ${Object.keys(SIZES).join(', ')})`);
@@ -198,8 +200,9 @@ export function buildProgram(): Command {
       else {
         const matmul = backends.filter((b) => b !== 'js').map((b) => matmulBenchLine(b));
         const peakLine = `fp32 peak for MFU: ${peak.gflops} GFLOP/s (${peak.source})`;
+        const gemm = o.gemm ? gemmBench(o.size ? { [o.size]: SIZES[o.size as SizeName] } : SIZES) : null;
         process.stdout.write(
-          `${benchTable(records)}\n\n${[peakLine, ...matmul, tokenizerBenchLine()].join('\n')}\n`,
+          `${benchTable(records)}\n\n${[peakLine, ...matmul, tokenizerBenchLine()].join('\n')}\n${gemm ? `\n${gemm}\n` : ''}`,
         );
       }
     });

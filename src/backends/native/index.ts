@@ -72,6 +72,13 @@ export interface NativeBackendOptions {
   addon?: Addon;
 }
 
+/** Which GEMM the linear layers run on, e.g. "own GEMM avx512 12x32, 2 threads" or "openblas sgemm, 2 threads". */
+export function gemmDescription(addon: Addon): string {
+  const i = addon.info();
+  const gemm = i.gemm === 'blas' ? `${i.blas} sgemm` : `own GEMM ${i.gemm} ${i.gemmTile}`;
+  return `${gemm}, ${i.threads} threads`;
+}
+
 /** A Float32Array of n elements whose contents are whatever the allocator had there. */
 function uninitialised(n: number): Float32Array {
   return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
@@ -93,6 +100,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
 
   return {
     name: 'native',
+    detail: gemmDescription(addon),
     precision: 'f32',
     zeros,
     fromArray: (values) => Float32Array.from(values),
