@@ -1,17 +1,15 @@
 {
   "variables": {
-    "dt_blas_lib%": "<!(node -p \"process.env.DIFF_TRANSFORMER_BLAS || 'openblas'\")",
     "dt_openmp%": "<!(node -p \"process.env.DIFF_TRANSFORMER_OPENMP === '0' ? 0 : 1\")"
   },
   "targets": [
     {
       "target_name": "diff_transformer_native",
-      "sources": ["native/src/addon.cc", "native/src/kernels.cc"],
-      "defines": ["DT_BLAS_NAME=\"<(dt_blas_lib)\""],
+      "sources": ["native/src/addon.cc", "native/src/kernels.cc", "native/src/gemm.cc"],
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O0"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast"],
-      "libraries": ["-l<(dt_blas_lib)"],
+      "libraries": ["-ldl"],
       "conditions": [
         ["target_arch=='x64'", { "cflags_cc": ["-march=x86-64-v3"] }],
         ["dt_openmp==1", { "cflags_cc": ["-fopenmp"], "ldflags": ["-fopenmp"] }]

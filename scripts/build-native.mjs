@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * Builds the `native` backend (build/Release/diff_transformer_native.node) with node-gyp when a C++
- * compiler, the Node headers and a CBLAS library (OpenBLAS preferred) are present. It never fails the
- * install: anything missing or broken ends in one notice line and exit code 0, and the project runs
- * on the `js` backend. Environment:
+ * compiler and the Node headers are present. No BLAS is needed: the matmuls run on the addon's own
+ * GEMM (native/src/gemm.cc); a CBLAS such as OpenBLAS is only loaded at run time, when asked for
+ * (DIFF_TRANSFORMER_BLAS=openblas) or to compare against. It never fails the install: anything
+ * missing or broken ends in one notice line and exit code 0, and the project runs on another
+ * backend. Environment:
  *   DIFF_TRANSFORMER_NATIVE=0     skip the build
- *   DIFF_TRANSFORMER_BLAS=<lib>   link -l<lib> instead of probing openblas, blis, cblas, blas
  *   CXX                           the C++ compiler (default c++)
  */
 import { spawnSync } from 'node:child_process';
@@ -62,29 +63,6 @@ function findNodeGyp() {
   return candidates.find((p) => p && p.endsWith('.js') && existsSync(p)) ?? null;
 }
 
-/** The first CBLAS library that links (with OpenMP when available). */
-function probeBlas(cxx, openmp) {
-  const dir = mkdtempSync(join(tmpdir(), 'dt-blas-'));
-  try {
-    const src = join(dir, 'probe.cc');
-    writeFileSync(
-      src,
-      `extern "C" void cblas_sgemm(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
-int main() { float a = 1, b = 2, c = 0; cblas_sgemm(101, 111, 111, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1); return c == 2.0f ? 0 : 1; }
-`,
-    );
-    const libs = process.env.DIFF_TRANSFORMER_BLAS ? [process.env.DIFF_TRANSFORMER_BLAS] : ['openblas', 'blis', 'cblas', 'blas'];
-    for (const lib of libs) {
-      const exe = join(dir, `probe-${lib}`);
-      const flags = openmp ? ['-fopenmp'] : [];
-      if (run(cxx, [...flags, src, '-o', exe, `-l${lib}`]).ok && run(exe, []).ok) return lib;
-    }
-    return null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 function main() {
   if (process.env.DIFF_TRANSFORMER_NATIVE === '0') skip('DIFF_TRANSFORMER_NATIVE=0');
   if (!existsSync(join(root, 'binding.gyp')) || !existsSync(join(root, 'native/src/addon.cc'))) skip('sources missing');
@@ -102,10 +80,8 @@ function main() {
       rmSync(probeDir, { recursive: true, force: true });
     }
   })();
-  const blas = probeBlas(cxx, openmp);
-  if (!blas) skip('no CBLAS library found, e.g. apt-get install libopenblas-dev');
 
-  const env = { ...process.env, DIFF_TRANSFORMER_BLAS: blas, DIFF_TRANSFORMER_OPENMP: openmp ? '1' : '0' };
+  const env = { ...process.env, DIFF_TRANSFORMER_OPENMP: openmp ? '1' : '0' };
   const gyp = findNodeGyp();
   let result;
   if (gyp) {
@@ -124,25 +100,29 @@ function main() {
       '-ffp-contract=fast',
       ...arch,
       ...(openmp ? ['-fopenmp'] : []),
-      `-DDT_BLAS_NAME="${blas}"`,
       `-I${join(nodeDir, 'include/node')}`,
       join(root, 'native/src/addon.cc'),
       join(root, 'native/src/kernels.cc'),
+      join(root, 'native/src/gemm.cc'),
       '-o',
       addonPath,
-      `-l${blas}`,
+      '-ldl',
     ];
     result = run(cxx, args, { cwd: root, env });
   }
   writeLog(result.output);
   if (!result.ok || !existsSync(addonPath)) skip(`compilation failed, see build/native-build.log`);
-  const check = run(process.execPath, ['-e', `const a = require(${JSON.stringify(addonPath)}); a.info();`]);
+  const check = run(process.execPath, [
+    '-e',
+    `const i = require(${JSON.stringify(addonPath)}).info(); console.log(i.gemm + ' ' + i.gemmTile);`,
+  ]);
   if (!check.ok) {
     writeLog(`${result.output}\n--- load check ---\n${check.output}`);
     rmSync(addonPath, { force: true });
     skip('the built addon does not load, see build/native-build.log');
   }
-  console.log(`diff-transformer: native backend built (${blas}${openmp ? ', OpenMP' : ''})`);
+  const gemm = check.output.trim().split('\n').at(-1);
+  console.log(`diff-transformer: native backend built (own GEMM ${gemm}${openmp ? ', OpenMP' : ''}; no BLAS needed)`);
 }
 
 /** What `auto` runs without the addon (as src/backends/index.ts decides): wasm where its kernels load, else js. */

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "gemm.h"
 #include "kernels.h"
 
 namespace {
@@ -58,6 +59,14 @@ class Args {
     return value;
   }
   int integer(size_t i) const { return static_cast<int>(num(i)); }
+  std::string str(size_t i) const {
+    char buf[64];
+    size_t len = 0;
+    if (i >= argc_ || napi_get_value_string_utf8(env_, argv_[i], buf, sizeof buf, &len) != napi_ok) {
+      throw ArgError{"argument " + std::to_string(i) + ": expected a string"};
+    }
+    return std::string(buf, len);
+  }
   bool flag(size_t i) const {
     bool value = false;
     if (i >= argc_ || napi_get_value_bool(env_, argv_[i], &value) != napi_ok) {
@@ -377,7 +386,40 @@ napi_value AttentionBackward(napi_env env, const Args& a) {
   return number(env, dt::attentionBackward(q, k, v, g, kind, lambda, lambdaTok, heads, lse, dOut, dq, dk, dv, dLambdaTok));
 }
 
-// info() → { blas, blasThreads, threads }
+// gemm(kernel, transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc): dt::gemm on the kernel
+// named ("auto", "avx512", "avx2", "portable", "blas"); returns false when it cannot run here.
+napi_value Gemm(napi_env env, const Args& a) {
+  dt::GemmKernel kernel;
+  const std::string name = a.str(0);
+  if (!dt::gemmKernelFromName(name.c_str(), &kernel)) throw ArgError{"gemm: unknown kernel \"" + name + "\""};
+  const bool ta = a.flag(1), tb = a.flag(2);
+  const int m = a.integer(3), n = a.integer(4), k = a.integer(5), lda = a.integer(7), ldb = a.integer(9),
+            ldc = a.integer(12);
+  size_t na, nb, nc;
+  const float* A = a.f32(6, &na);
+  const float* B = a.f32(8, &nb);
+  float* C = a.f32(11, &nc);
+  require(m >= 0 && n >= 0 && k >= 0, "gemm: negative size");
+  require(lda >= (ta ? m : k) && ldb >= (tb ? k : n) && ldc >= n && lda > 0 && ldb > 0 && ldc > 0,
+          "gemm: leading dimension shorter than a row");
+  auto need = [](int rows, int ld, int cols) { return rows == 0 || cols == 0 ? 0 : static_cast<size_t>(rows - 1) * ld + cols; };
+  require(na >= (ta ? need(k, lda, m) : need(m, lda, k)) && nb >= (tb ? need(n, ldb, k) : need(k, ldb, n)) &&
+              nc >= need(m, ldc, n),
+          "gemm: array too short");
+  napi_value ok;
+  napi_get_boolean(env, dt::gemm(kernel, ta, tb, m, n, k, A, lda, B, ldb, static_cast<float>(a.num(10)), C, ldc,
+                                 dt::kernelThreads()),
+                   &ok);
+  return ok;
+}
+
+napi_value string(napi_env env, const char* s) {
+  napi_value out;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// info() → { blas, blasThreads, threads, fmaWidth, gemm, gemmTile, gemmKernels }
 napi_value Info(napi_env env, const Args&) {
   napi_value obj, blas, bt, kt;
   napi_create_object(env, &obj);
@@ -390,6 +432,16 @@ napi_value Info(napi_env env, const Args&) {
   napi_value fw;
   napi_create_int32(env, dt::fmaWidth(), &fw);
   napi_set_named_property(env, obj, "fmaWidth", fw);
+  const dt::GemmKernel chosen = dt::gemmDefault();
+  napi_set_named_property(env, obj, "gemm", string(env, dt::gemmKernelName(chosen)));
+  napi_set_named_property(env, obj, "gemmTile", string(env, dt::gemmTile(chosen)));
+  napi_value kernels;
+  napi_create_array(env, &kernels);
+  uint32_t count = 0;
+  for (dt::GemmKernel k : {dt::GemmKernel::kAvx512, dt::GemmKernel::kAvx2, dt::GemmKernel::kPortable}) {
+    if (dt::gemmAvailable(k)) napi_set_element(env, kernels, count++, string(env, dt::gemmKernelName(k)));
+  }
+  napi_set_named_property(env, obj, "gemmKernels", kernels);
   return obj;
 }
 
@@ -399,6 +451,7 @@ NAPI_MODULE_INIT() {
   dt::initThreads();
   const napi_property_descriptor props[] = {
       {"info", nullptr, wrap<Info>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemm", nullptr, wrap<Gemm>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"linearForward", nullptr, wrap<LinearForward>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"linearBackward", nullptr, wrap<LinearBackward>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingForward", nullptr, wrap<EmbeddingForward>, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,6 +1,8 @@
-// Kernels of the `native` backend: OpenBLAS (or another CBLAS) for the matmuls, hand-written loops
+// Kernels of the `native` backend: the own GEMM (gemm.cc) for the matmuls, hand-written loops
 // (auto-vectorised for AVX2/FMA, threaded with OpenMP) for everything else.
 #include "kernels.h"
+
+#include "gemm.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,40 +18,14 @@
 #include <omp.h>
 #endif
 
-// CBLAS prototypes, declared here so that any CBLAS (OpenBLAS, BLIS, reference) links without its
-// particular header layout.
-extern "C" {
-enum DtCblasOrder { DtRowMajor = 101 };
-enum DtCblasTranspose { DtNoTrans = 111, DtTrans = 112 };
-void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float* a, int lda,
-                 const float* b, int ldb, float beta, float* c, int ldc);
-// OpenBLAS extensions; weak, so they are null when the BLAS is not OpenBLAS.
-void openblas_set_num_threads(int n) __attribute__((weak));
-int openblas_get_num_threads(void) __attribute__((weak));
-char* openblas_get_config(void) __attribute__((weak));
-}
-
-#ifndef DT_BLAS_NAME
-#define DT_BLAS_NAME "cblas"
-#endif
-
 namespace dt {
 
 namespace {
 
 int gKernelThreads = 1;
-int gBlasThreads = 0;
-/** Whether the matmuls are split over OpenMP threads, each calling a single-threaded BLAS. */
-bool gSplitGemm = false;
 
 /** Work below this many elements runs on one thread (thread wake-up costs more than it saves). */
 constexpr size_t kParallelMin = 1 << 15;
-
-inline int envInt(const char* name) {
-  const char* s = std::getenv(name);
-  if (!s || !*s) return 0;
-  return std::atoi(s);
-}
 
 /**
  * exp(x) for float, vectorisable (Cephes-style: 2^n · p(r), |r| ≤ ln2/2), relative error ~1e-7.
@@ -91,65 +67,12 @@ void initThreads() {
   // MALLOC_MMAP_THRESHOLD_ in the environment (read by glibc itself) takes precedence.
   if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 32 << 20);
 #endif
-  // One thread pool (OpenMP) for everything, the BLAS single-threaded inside it, rather than
-  // OpenBLAS's own pthreads alternating with OpenMP's: up to 20% faster training at the small size
-  // here, the same at the larger ones. DIFF_TRANSFORMER_SPLIT_GEMM=0 hands threading back to the BLAS.
-  const char* split = std::getenv("DIFF_TRANSFORMER_SPLIT_GEMM");
-  gSplitGemm = !(split && std::strcmp(split, "0") == 0) && openblas_set_num_threads && gKernelThreads > 1;
-  if (gSplitGemm) {
-    openblas_set_num_threads(1);
-    gBlasThreads = 1;
-  } else if (openblas_set_num_threads) {
-    int want = envInt("OPENBLAS_NUM_THREADS");
-    if (want <= 0) want = envInt("OMP_NUM_THREADS");
-    if (want <= 0) want = gKernelThreads;
-    openblas_set_num_threads(want);
-    gBlasThreads = openblas_get_num_threads ? openblas_get_num_threads() : want;
-  }
+  initBlas(gKernelThreads);
 }
 
-const char* blasName() { return DT_BLAS_NAME; }
-int blasThreads() { return gBlasThreads; }
 int kernelThreads() { return gKernelThreads; }
 
 // ---- linear -------------------------------------------------------------------------------------
-
-namespace {
-/**
- * C[m, n] = op(A)·op(B) + β·C, row-major. With gSplitGemm the work is split into one block per OpenMP
- * thread, each a single-threaded BLAS call: blocks of C's rows (op(A)'s rows), or, when there are too
- * few rows (decoding one token), blocks of C's columns (op(B)'s columns).
- */
-void sgemm(bool transA, bool transB, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
-           float* c, int ldc) {
-  const int ta = transA ? DtTrans : DtNoTrans, tb = transB ? DtTrans : DtNoTrans;
-  const double work = static_cast<double>(m) * n * k;
-  const bool byRows = m >= 2 * gKernelThreads;
-  if (!gSplitGemm || work < 1 << 18 || (!byRows && n < 64 * gKernelThreads)) {
-    cblas_sgemm(DtRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-#pragma omp parallel
-  {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-    const int t = 0, nt = 1;
-#endif
-    const int total = byRows ? m : n;
-    const int per = byRows ? (total + nt - 1) / nt : ((total + nt - 1) / nt + 15) / 16 * 16;
-    const int i0 = std::min(total, t * per), i1 = std::min(total, i0 + per);
-    if (i1 > i0 && byRows) {
-      const float* ai = transA ? a + i0 : a + static_cast<size_t>(i0) * lda;
-      cblas_sgemm(DtRowMajor, ta, tb, i1 - i0, n, k, 1.0f, ai, lda, b, ldb, beta, c + static_cast<size_t>(i0) * ldc,
-                  ldc);
-    } else if (i1 > i0) {
-      const float* bj = transB ? b + static_cast<size_t>(i0) * ldb : b + i0;
-      cblas_sgemm(DtRowMajor, ta, tb, m, i1 - i0, k, 1.0f, a, lda, bj, ldb, beta, c + i0, ldc);
-    }
-  }
-}
-}  // namespace
 
 void linearForward(const float* x, const float* w, int rows, int inDim, int outDim, float* y) {
   if (rows == 0 || outDim == 0) return;
@@ -157,7 +80,7 @@ void linearForward(const float* x, const float* w, int rows, int inDim, int outD
     std::memset(y, 0, sizeof(float) * static_cast<size_t>(rows) * outDim);
     return;
   }
-  sgemm(false, true, rows, outDim, inDim, x, inDim, w, inDim, 0.0f, y, outDim);
+  gemm(GemmKernel::kAuto, false, true, rows, outDim, inDim, x, inDim, w, inDim, 0.0f, y, outDim, gKernelThreads);
 }
 
 void linearBackward(const float* dy, const float* x, const float* w, int rows, int inDim, int outDim, float* dw,
@@ -167,8 +90,8 @@ void linearBackward(const float* dy, const float* x, const float* w, int rows, i
     if (dx) std::memset(dx, 0, sizeof(float) * static_cast<size_t>(rows) * inDim);
     return;
   }
-  if (dx) sgemm(false, false, rows, inDim, outDim, dy, outDim, w, inDim, 0.0f, dx, inDim);
-  sgemm(true, false, outDim, inDim, rows, dy, outDim, x, inDim, 1.0f, dw, inDim);
+  if (dx) gemm(GemmKernel::kAuto, false, false, rows, inDim, outDim, dy, outDim, w, inDim, 0.0f, dx, inDim, gKernelThreads);
+  gemm(GemmKernel::kAuto, true, false, outDim, inDim, rows, dy, outDim, x, inDim, 1.0f, dw, inDim, gKernelThreads);
 }
 
 // ---- embedding ----------------------------------------------------------------------------------

@@ -7,10 +7,7 @@
 
 namespace dt {
 
-// ---- BLAS ---------------------------------------------------------------------------------------
-/** Name of the BLAS library linked in, and the thread count it was told to use (0: unknown). */
-const char* blasName();
-int blasThreads();
+// ---- threads and linear layers (the GEMM itself: gemm.h) ---------------------------------------
 /** Thread count of the hand-written kernels (OpenMP). */
 int kernelThreads();
 void initThreads();

@@ -17,7 +17,12 @@ export interface ModelInfo {
 export function modelInfo(folder: string, backend: Backend): ModelInfo {
   const model = loadModelFolder(folder, backend);
   const c = model.config;
-  const info: ModelInfo = { folder, config: c, parameters: countParameters(c), backend: backend.name };
+  const info: ModelInfo = {
+    folder,
+    config: c,
+    parameters: countParameters(c),
+    backend: backend.detail ? `${backend.name} (${backend.detail})` : backend.name,
+  };
   if (c.variant === 'diff') {
     info.lambda = [];
     for (let l = 0; l < c.n_layers; l++) {

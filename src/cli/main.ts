@@ -170,10 +170,12 @@ export function buildProgram(): Command {
     .option('--no-torch', 'skip the PyTorch comparison')
     .option('--no-memory', 'skip the long-sequence memory cases')
     .option('--no-generate', 'skip generation')
+    .option('--no-gemm', 'skip the per-shape GEMM comparison (own GEMM vs OpenBLAS)')
     .action(async (o) => {
       const { backendNames, createBackend } = await import('../backends/index.ts');
       const { benchTable, matmulBenchLine, measuredPeakGflops, runBenchmarks, tokenizerBenchLine } =
         await import('../bench/run.ts');
+      const { gemmBench } = await import('../bench/gemm.ts');
       if (o.size && !(o.size in SIZES))
         throw new Error(`unknown size "${o.size}" (available: ${Object.keys(SIZES).join(', ')})`);
       const backends = o.backend ? [createBackend(o.backend).name] : backendNames();
@@ -201,8 +203,9 @@ export function buildProgram(): Command {
       else {
         const matmul = backends.filter((b) => b !== 'js').map((b) => matmulBenchLine(b));
         const peakLine = `fp32 peak for MFU: ${peak.gflops} GFLOP/s (${peak.source})`;
+        const gemm = o.gemm ? gemmBench(o.size ? { [o.size]: SIZES[o.size as SizeName] } : SIZES) : null;
         process.stdout.write(
-          `${benchTable(records)}\n\n${[peakLine, ...matmul, tokenizerBenchLine()].join('\n')}\n`,
+          `${benchTable(records)}\n\n${[peakLine, ...matmul, tokenizerBenchLine()].join('\n')}\n${gemm ? `\n${gemm}\n` : ''}`,
         );
       }
     });

@@ -80,6 +80,8 @@ export interface AdamWHyper {
 
 export interface Backend {
   readonly name: string;
+  /** What computes its matmuls, when that varies (native: "own GEMM avx512 12x32" or "openblas"). */
+  readonly detail?: string;
   readonly precision: Precision;
   /** A zero-filled array of this backend's float type. */
   zeros(length: number): Floats;

@@ -11,8 +11,41 @@ import { resolve } from 'node:path';
 export const ADDON_GOMP_SPINCOUNT = '20000';
 /** The functions the C++ addon exports (see native/src/addon.cc). Outputs are zero-filled by the caller. */
 export interface Addon {
-  /** fmaWidth: floats per fused multiply-add the CPU does at once (16 with AVX-512, else 8) */
-  info(): { blas: string; blasThreads: number; threads: number; fmaWidth: number };
+  /**
+   * fmaWidth: floats per fused multiply-add the CPU does at once (16 with AVX-512, else 8); gemm: the
+   * GEMM the linear layers run on ("avx512", "avx2", "portable": the own kernels of native/src/gemm.cc,
+   * or "blas"), gemmTile its register tile; gemmKernels: the own kernels this CPU runs; blas: the CBLAS
+   * loaded at run time so far ("none" until one is asked for).
+   */
+  info(): {
+    blas: string;
+    blasThreads: number;
+    threads: number;
+    fmaWidth: number;
+    gemm: string;
+    gemmTile: string;
+    gemmKernels: string[];
+  };
+  /**
+   * C [m, n] = op(A)·op(B) + β·C on `kernel` ("auto", "avx512", "avx2", "portable", "blas"), row-major
+   * with leading dimensions; op(A)[i, p] = a[p·lda + i] when transA, else a[i·lda + p], likewise B.
+   * β = 0 never reads C. Returns false, computing nothing, when the kernel cannot run here.
+   */
+  gemm(
+    kernel: string,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+  ): boolean;
   linearForward(
     x: Float32Array,
     w: Float32Array,
@@ -157,7 +190,7 @@ export function loadNativeAddon(): Addon | null {
       process.env.GOMP_SPINCOUNT = ADDON_GOMP_SPINCOUNT;
     }
     const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
-    if (typeof addon?.info !== 'function' || typeof addon.attentionBackward !== 'function') return cached;
+    if (typeof addon?.info !== 'function' || typeof addon.gemm !== 'function') return cached;
     addon.info();
     cached = addon;
   } catch {

@@ -1,6 +1,7 @@
 /**
- * The `native` backend (float32): a Node-API addon in C++ (native/src) with the matmuls in the system
- * BLAS (OpenBLAS) and hand-written, multi-threaded fused kernels for everything else. Attention is
+ * The `native` backend (float32): a Node-API addon in C++ (native/src) with the matmuls on its own
+ * packed SIMD GEMM (native/src/gemm.cc; OpenBLAS only when DIFF_TRANSFORMER_BLAS=openblas asks for it)
+ * and hand-written, multi-threaded fused kernels for everything else. Attention is
  * flash-style: the forward keeps the per-row log-sum-exp, the backward recomputes the softmax, so
  * the context holds O(T) statistics besides q, k, v and the head outputs. The two query heads of a
  * DIFF pair run together: out = (P₁ − λP₂)·V in one product, and the backward shares dP and dV.
@@ -67,6 +68,15 @@ function pairsShareValues(g: AttentionGeometry): boolean {
 export interface NativeBackendOptions {
   /** Fill the outputs that kernels must overwrite in full with NaN (a test of exactly that). */
   poisonOutputs?: boolean;
+  /** The addon to call (default: the loaded one); the GEMM bench passes one that records matmul shapes. */
+  addon?: Addon;
+}
+
+/** Which GEMM the linear layers run on, e.g. "own GEMM avx512 12x32, 2 threads" or "openblas sgemm, 2 threads". */
+export function gemmDescription(addon: Addon): string {
+  const i = addon.info();
+  const gemm = i.gemm === 'blas' ? `${i.blas} sgemm` : `own GEMM ${i.gemm} ${i.gemmTile}`;
+  return `${gemm}, ${i.threads} threads`;
 }
 
 /** A Float32Array of n elements whose contents are whatever the allocator had there. */
@@ -76,11 +86,9 @@ function uninitialised(n: number): Float32Array {
 
 /** The native backend; throws when the addon is not built (use loadNativeAddon() to check first). */
 export function createNativeBackend(options: NativeBackendOptions = {}): Backend {
-  const addon: Addon | null = loadNativeAddon();
+  const addon: Addon | null = options.addon ?? loadNativeAddon();
   if (!addon)
-    throw new Error(
-      'native backend unavailable: run `npm run build:native` (needs a C++ compiler and OpenBLAS)',
-    );
+    throw new Error('native backend unavailable: run `npm run build:native` (needs a C++ compiler)');
   const js = createJsBackend('f32');
   const zeros = (n: number) => new Float32Array(n);
   const fresh = options.poisonOutputs ? (n: number) => uninitialised(n).fill(Number.NaN) : uninitialised;
@@ -92,6 +100,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
 
   return {
     name: 'native',
+    detail: gemmDescription(addon),
     precision: 'f32',
     zeros,
     fromArray: (values) => Float32Array.from(values),
