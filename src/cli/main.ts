@@ -26,6 +26,7 @@ import { compare } from '../train/compare.ts';
 import { PRESETS } from '../train/presets.ts';
 import { TOKENIZER_FILE, train } from '../train/trainer.ts';
 import { modelInfo, printModelInfo } from './info.ts';
+import { registerInterchangeCommands } from './interchange.ts';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
 
   registerServeCommand(program);
   registerEvalCommands(program);
+  registerInterchangeCommands(program);
 
   program
     .command('bench')
