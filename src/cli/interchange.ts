@@ -5,7 +5,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ModelConfig } from '../model/config.ts';
 
-const FORMATS = ['hf'] as const;
+const FORMATS = ['hf', 'onnx'] as const;
 const DTYPES = ['fp32', 'fp16'] as const;
 
 const oneOf =
@@ -56,6 +56,13 @@ export function registerInterchangeCommands(program: Command): void {
     .option('--max-positions <n>', 'max_position_embeddings to declare', positiveInteger('--max-positions'))
     .action(
       async (o: { model: string; format: string; out: string; dtype: string; maxPositions?: number }) => {
+        if (o.format === 'onnx') {
+          const { exportOnnxFolder } = await import('../interchange/onnx-folder.ts');
+          const dtype = o.dtype as 'fp32' | 'fp16';
+          const r = exportOnnxFolder(o.model, o.out, { dtype, maxPositions: o.maxPositions });
+          process.stdout.write(`${r.variant}: ${r.nodes} nodes, ${r.bytes} bytes → ${r.path}\n`);
+          return;
+        }
         if (o.dtype !== 'fp32') throw new Error('--dtype applies to --format onnx only (hf exports float32)');
         const { exportHfFolder } = await import('../interchange/hf-folder.ts');
         const r = exportHfFolder(o.model, o.out, { maxPositions: o.maxPositions });

@@ -33,14 +33,20 @@ import { writeFolderAtomic } from './output-folder.ts';
 
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 
-/** Copy tokenizer.json and tokenizer_config.json when present; returns the names copied. */
-export function copyTokenizerFiles(from: string, to: string): string[] {
+/**
+ * Copy tokenizer.json and tokenizer_config.json when present; returns the names copied. `ours`: the
+ * source is our model folder, whose tokenizer.json goes with HF_TOKENIZER_CONFIG when it has no
+ * tokenizer_config.json of its own.
+ */
+export function copyTokenizerFiles(from: string, to: string, ours = false): string[] {
   const copied: string[] = [];
   for (const file of [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE])
     if (existsSync(join(from, file))) {
       copyFileSync(join(from, file), join(to, file));
       copied.push(file);
     }
+  if (ours && copied.includes(TOKENIZER_FILE) && !copied.includes(TOKENIZER_CONFIG_FILE))
+    writeFileAtomic(join(to, TOKENIZER_CONFIG_FILE), `${JSON.stringify(HF_TOKENIZER_CONFIG, null, 2)}\n`);
   return copied;
 }
 
@@ -128,9 +134,7 @@ export function exportHfFolder(
   writeFolderAtomic(out, (dir) => {
     writeSafetensorsFile(join(dir, WEIGHTS_FILE), tensors, { format: 'pt' });
     writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(hfConfig, null, 2)}\n`);
-    copied = copyTokenizerFiles(modelDir, dir);
-    if (copied.includes(TOKENIZER_FILE) && !copied.includes(TOKENIZER_CONFIG_FILE))
-      writeFileAtomic(join(dir, TOKENIZER_CONFIG_FILE), `${JSON.stringify(HF_TOKENIZER_CONFIG, null, 2)}\n`);
+    copied = copyTokenizerFiles(modelDir, dir, true);
     if (eos !== undefined)
       writeFileAtomic(
         join(dir, 'generation_config.json'),
