@@ -12,6 +12,7 @@ import { registerEvalCommands } from '../eval/command.ts';
 import { VARIANTS, type Variant } from '../model/config.ts';
 import { registerServeCommand } from '../serve/command.ts';
 import { PRESETS } from '../train/presets.ts';
+import { registerInterchangeCommands } from './interchange.ts';
 
 const integer = (name: string) => (value: string) => {
   const n = Number(value);
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
 
   registerServeCommand(program);
   registerEvalCommands(program);
+  registerInterchangeCommands(program);
 
   program
     .command('bench')
