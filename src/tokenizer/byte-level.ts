@@ -46,7 +46,7 @@ export function utf8Encode(text: string): Uint8Array {
 }
 
 /** A decoder that, like Hugging Face's ByteLevel decoder, keeps a leading BOM and maps bad bytes to U+FFFD. */
-export function newUtf8Decoder(): TextDecoder {
+export function newUtf8Decoder(): InstanceType<typeof TextDecoder> {
   return new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 }
 

@@ -42,7 +42,7 @@ export interface WasmBackendOptions {
   /** Threads computing together (the caller's plus workers); default: the logical processors, ≤ 8. */
   threads?: number;
   /** The module bytes (default: kernels.wasm next to this file, read with fs under Node). */
-  bytes?: BufferSource;
+  bytes?: ArrayBuffer | ArrayBufferView<ArrayBuffer>;
   /**
    * false: an ordinary (unshared) memory and one thread, for browsers without cross-origin isolation
    * (no SharedArrayBuffer). Default true.
@@ -83,7 +83,10 @@ function readKernelBytes(): Uint8Array<ArrayBuffer> {
   return read('./kernels.wasm');
 }
 
-function kernelModule(bytes: BufferSource | undefined, shared: boolean): WebAssembly.Module {
+function kernelModule(
+  bytes: ArrayBuffer | ArrayBufferView<ArrayBuffer> | undefined,
+  shared: boolean,
+): WebAssembly.Module {
   if (!shared) return new WebAssembly.Module(unsharedModuleBytes(bytes ?? readKernelBytes()));
   if (bytes) return new WebAssembly.Module(bytes);
   if (!cachedModule) cachedModule = new WebAssembly.Module(readKernelBytes());
@@ -94,7 +97,10 @@ function kernelModule(bytes: BufferSource | undefined, shared: boolean): WebAsse
  * Whether the backend can run here (SIMD, the module file and, unless `shared: false`, threads and
  * shared memory); never throws.
  */
-export function wasmAvailable(bytes?: BufferSource, options: { shared?: boolean } = {}): boolean {
+export function wasmAvailable(
+  bytes?: ArrayBuffer | ArrayBufferView<ArrayBuffer>,
+  options: { shared?: boolean } = {},
+): boolean {
   try {
     const shared = options.shared ?? true;
     if (typeof WebAssembly !== 'object') return false;

@@ -36,7 +36,9 @@ const GEMV_MAX_ROWS = 4;
  * stay valid on unshared memory; only the single-threaded path may run then. Throws if the bytes do
  * not have the layout of kernels.wasm (one shared memory import with a maximum).
  */
-export function unsharedModuleBytes(source: BufferSource): Uint8Array<ArrayBuffer> {
+export function unsharedModuleBytes(
+  source: ArrayBuffer | ArrayBufferView<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> {
   const bytes = ArrayBuffer.isView(source)
     ? new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength))
     : new Uint8Array(source.slice(0));
