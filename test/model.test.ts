@@ -54,6 +54,23 @@ describe('config', () => {
     assert.throws(() => parseConfig([]), /expected a JSON object, found an array/);
   });
 
+  test('subln_init sets the initial per-head norm weight (DIFF V1 only), kept by the model folder', () => {
+    const quiet = parseConfig({ ...matchedConfig(baseline, 'diff'), subln_init: 0.05 });
+    const backend = createJsBackend();
+    const params = initParameters(quiet, backend, new Rng(1));
+    const subln = [...params].filter(([name]) => name.includes('.subln.'));
+    assert.ok(
+      subln.length === quiet.n_layers && subln.every(([, w]) => w.every((x) => Math.abs(x - 0.05) < 1e-7)),
+    );
+    const other = [...params].filter(([name]) => name.endsWith('layernorm.weight'));
+    assert.ok(other.length > 0 && other.every(([, w]) => w.every((x) => x === 1)), 'other norms stay at 1');
+    assert.throws(() => parseConfig({ ...baseline, subln_init: 0.5 }), /apply to variant diff only/);
+    assert.throws(() => parseConfig({ ...quiet, subln_init: 0 }), /subln_init must be a positive number/);
+    const dir = mkdtempSync(join(tmpdir(), 'dt-subln-init-'));
+    saveModelFolder(dir, { config: quiet, params });
+    assert.equal(loadModelFolder(dir, backend).config.subln_init, 0.05);
+  });
+
   test('ablation fields: per-head norm off, constant λ_init (DIFF V1 only)', () => {
     const diff = matchedConfig(baseline, 'diff');
     const ablated = parseConfig({ ...diff, subln: false, lambda_init: 0.5 });

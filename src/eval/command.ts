@@ -1,7 +1,7 @@
 /**
  * The `eval` and `report` commands:
- *   diff-transformer eval NAME [--quick] [--out DIR] [--seeds N] [--backend NAME]
- *   diff-transformer report    [--quick] [--out DIR] [--seeds N] [--backend NAME]
+ *   diff-transformer eval NAME [--quick] [--out DIR] [--seeds N] [--backend NAME] [--no-train]
+ *   diff-transformer report    [--quick] [--out DIR] [--seeds N] [--backend NAME] [--no-train]
  * Progress goes to stderr, the claims table and the output paths to stdout; errors are thrown as one
  * line (the CLI's main prints them).
  */
@@ -21,13 +21,15 @@ interface Flags {
   out?: string;
   seeds?: number;
   backend: string;
+  train: boolean;
 }
 
 const withFlags = (cmd: Command) =>
   cmd
     .option('--quick', 'toy sizes and few steps: exercises the pipeline in minutes (1 seed by default)')
     .option('--out <dir>', 'output folder (default reports/full or reports/quick)')
-    .option('--seeds <n>', 'seeds per configuration (default 3, quick 1)', positiveInteger('--seeds'))
+    .option('--seeds <n>', 'seeds per configuration (default 5, quick 1)', positiveInteger('--seeds'))
+    .option('--no-train', 'build from the cached runs only (missing runs: "pending")')
     .option('--backend <name>', 'compute backend: auto | js | native', 'auto');
 
 const settingsOf = (o: Flags) =>
@@ -36,6 +38,7 @@ const settingsOf = (o: Flags) =>
     out: o.out,
     seeds: o.seeds,
     backend: o.backend,
+    train: o.train,
     log: (line) => process.stderr.write(`${line}\n`),
   });
 

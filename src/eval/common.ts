@@ -1,12 +1,18 @@
 /**
- * Shared machinery of the experiments (`diff-transformer eval NAME`, `diff-transformer report`):
- * the plan (model sizes, steps, task sizes for full and quick mode), a cache of training runs (a run
- * is a pure function of its spec, so experiments that need the same model share one run and a rerun
- * reuses it), statistics over seeds, markdown tables, heatmaps and the claim records of the report.
+ * Shared machinery of the experiments (`diff-transformer eval NAME`, `diff-transformer report`): the
+ * session context, a cache of training runs and the verdict rules.
+ *
+ * The run cache: a run is a pure function of its spec (size, variant, arm, seed, training, data,
+ * backend), named by a hash of it. Its result — config, seed, commit, backend, wall time, metrics,
+ * the final validation loss on `plan.valTokens` held-out tokens, the validation curve, λ over
+ * training and every probe result an experiment asked for — is one small JSON file
+ * `OUT/results/ID.json`, committed with the report; the model weights stay in `OUT/models/ID/`
+ * (not committed) for probes asked for later. So a report can be built over several sittings, from
+ * whatever runs are cached, and a rerun with the same seeds reproduces it.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBackend } from '../backends/index.ts';
 import type { Backend } from '../core/backend.ts';
@@ -14,21 +20,32 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import type { ModelConfig, Variant } from '../model/config.ts';
 import type { LanguageModel } from '../model/lm.ts';
-import { countParameters } from '../model/parameters.ts';
-import { svgToPng } from '../report/plot.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { examplesHash, type TrainingExample } from '../train/examples.ts';
+import { readMetrics } from '../train/metrics.ts';
 import type { Preset } from '../train/presets.ts';
 import { train } from '../train/trainer.ts';
+import {
+  type Arm,
+  nonEmbeddingParameters as nonEmbedding,
+  PLANS,
+  type Plan,
+  type Size,
+  type TrainingPlan,
+} from './plan.ts';
+import { formatInterval, type Interval, meanInterval, welch } from './stats.ts';
 
 export const EXPERIMENTS = [
-  'scaling',
+  'lr',
+  'headline',
+  'ablations',
   'retrieval',
   'attention',
-  'outliers',
   'quantisation',
-  'ablations',
+  'outliers',
+  'scaling',
   'icl',
+  'causes',
   'lambda',
 ] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
@@ -36,151 +53,15 @@ export type ExperimentName = (typeof EXPERIMENTS)[number];
 export const VARIANT_ORDER: readonly Variant[] = ['diff', 'baseline', 'diffv2'];
 export const LABELS: Record<Variant, string> = { diff: 'DIFF V1', baseline: 'Baseline', diffv2: 'DIFF V2' };
 
-/** A model size: the baseline's geometry (DIFF V1/V2 are derived from it, parameter-matched). */
-export interface Size {
-  name: string;
-  d_model: number;
-  n_layers: number;
-  n_heads: number;
-  head_dim: number;
-  ffn_hidden: number;
-}
-
-export interface TrainingPlan {
-  steps: number;
-  batch: number;
-  seq: number;
-  lr: number;
-  evalEvery: number;
-}
-
-export interface Plan {
-  vocab: number;
-  /** Characters of Moby Dick used (quick mode uses a prefix). */
-  corpusChars: number;
-  lm: { sizes: Size[]; main: string; deep: string; training: TrainingPlan };
-  needle: {
-    size: Size;
-    training: TrainingPlan;
-    /** Training examples (one per batch row, scored on the answers) and validation examples. */
-    trainExamples: number;
-    valExamples: number;
-    /** Example lengths in tokens for evaluation (training draws lengths in [min, max]). */
-    lengths: number[];
-    configs: Array<[n: number, r: number]>;
-    depths: number[];
-    perCell: number;
-    digits: number;
-  };
-  icl: {
-    size: Size;
-    training: TrainingPlan;
-    /** Training episodes (one per batch row, scored on the labels) and validation episodes. */
-    trainExamples: number;
-    valExamples: number;
-    /** Tokens of context: the most demonstrations that fit it, and the training sequence length. */
-    context: number;
-    shots: number[];
-    episodes: number;
-    orderings: number;
-  };
-  outliers: { sequences: number; seq: number };
-  quant: { bits: number[]; valBatches: number; needlePerCell: number };
-}
-
-const size = (name: string, d: number, layers: number, heads: number, headDim: number): Size => ({
-  name,
-  d_model: d,
-  n_layers: layers,
-  n_heads: heads,
-  head_dim: headDim,
-  ffn_hidden: Math.round((8 / 3) * d),
-});
-
-export const PLANS: Record<'full' | 'quick', Plan> = {
-  full: {
-    vocab: 512,
-    corpusChars: Number.POSITIVE_INFINITY,
-    lm: {
-      sizes: [size('xs', 32, 2, 2, 16), size('s', 64, 2, 4, 16), size('m', 96, 4, 6, 16)],
-      main: 's',
-      deep: 'm',
-      training: { steps: 600, batch: 8, seq: 128, lr: 3e-3, evalEvery: 50 },
-    },
-    needle: {
-      size: size('s', 64, 2, 4, 16),
-      training: { steps: 3000, batch: 8, seq: 192, lr: 3e-3, evalEvery: 250 },
-      trainExamples: 20_000,
-      valExamples: 256,
-      lengths: [64, 96, 128],
-      configs: [
-        [1, 1],
-        [2, 2],
-        [4, 2],
-        [6, 2],
-      ],
-      depths: [0, 25, 50, 75, 100],
-      perCell: 8,
-      digits: 2,
-    },
-    icl: {
-      size: size('s', 64, 2, 4, 16),
-      training: { steps: 2000, batch: 8, seq: 128, lr: 3e-3, evalEvery: 250 },
-      trainExamples: 20_000,
-      valExamples: 256,
-      context: 128,
-      shots: [1, 2, 4, 8, 12],
-      episodes: 96,
-      orderings: 4,
-    },
-    outliers: { sequences: 16, seq: 128 },
-    quant: { bits: [16, 8, 6, 4], valBatches: 8, needlePerCell: 4 },
-  },
-  quick: {
-    vocab: 320,
-    corpusChars: 200_000,
-    lm: {
-      sizes: [size('xs', 16, 1, 2, 8), size('s', 32, 1, 2, 16), size('m', 32, 2, 2, 16)],
-      main: 's',
-      deep: 'm',
-      training: { steps: 12, batch: 4, seq: 32, lr: 5e-3, evalEvery: 4 },
-    },
-    needle: {
-      size: size('s', 32, 1, 2, 16),
-      training: { steps: 12, batch: 4, seq: 96, lr: 5e-3, evalEvery: 6 },
-      trainExamples: 200,
-      valExamples: 16,
-      lengths: [40, 64],
-      configs: [
-        [1, 1],
-        [2, 2],
-      ],
-      depths: [0, 50, 100],
-      perCell: 2,
-      digits: 2,
-    },
-    icl: {
-      size: size('s', 32, 1, 2, 16),
-      training: { steps: 12, batch: 4, seq: 96, lr: 5e-3, evalEvery: 6 },
-      trainExamples: 200,
-      valExamples: 16,
-      context: 96,
-      shots: [1, 2, 4],
-      episodes: 8,
-      orderings: 2,
-    },
-    outliers: { sequences: 2, seq: 32 },
-    quant: { bits: [8, 4], valBatches: 2, needlePerCell: 1 },
-  },
-};
-
 export interface EvalSettings {
   /** Output folder (default reports/full or reports/quick). */
   out: string;
   quick: boolean;
-  /** Seeds per configuration (default 3 in full mode, 1 in quick mode). */
+  /** Seeds per configuration (default: the plan's, 5 in full mode and 1 in quick mode). */
   seeds: number;
   backend: string;
+  /** Train the runs that are not cached (false: build the report from the cache only). */
+  train: boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -194,28 +75,43 @@ export interface ExperimentResult {
   claims: Claim[];
   /** Summary numbers, written to NAME/results.json. */
   data: unknown;
+  /** Runs cached / runs the section needs. */
+  cached: number;
+  planned: number;
 }
 
-export type Verdict = 'matches' | 'partly matches' | 'does not match' | 'inconclusive';
+export type Verdict = 'matches' | 'does not match' | 'inconclusive' | 'equivalent' | 'pending';
 
 export interface Claim {
   claim: string;
   paper: string;
   ours: string;
   verdict: Verdict;
+  /** Two-sided p-value of the test behind the verdict (for Holm's correction across claims). */
+  p?: number;
 }
 
-/** What defines a training run; its hash names the run's folder in the cache. */
+/** What defines a training run; its hash names the run. */
 export interface RunSpec {
   task: 'lm' | 'needle' | 'icl';
   size: Size;
   variant: Variant;
   seed: number;
   training: TrainingPlan;
-  /** Short name of an ablation (empty for the plain model). */
+  /** The arm (ARMS key) for anything but the plain variant. */
   tag?: string;
   overrides?: Partial<ModelConfig>;
   freezeLambda?: boolean;
+  warmup?: number;
+}
+
+export interface LambdaTrace {
+  steps: number[];
+  /** [point][layer]: DIFF V1 the layer's λ, DIFF V2 the batch mean of sigmoid λ. */
+  values: number[][];
+  /** Per layer, over every step. */
+  min: number[];
+  final: number[];
 }
 
 export interface RunRecord {
@@ -225,16 +121,21 @@ export interface RunRecord {
   config: ModelConfig;
   parameters: number;
   nonEmbeddingParameters: number;
+  /** LM runs: mean loss over `valTokens` held-out tokens; task runs: the trainer's validation loss. */
   finalValLoss: number;
-  finalValBpb: number;
+  valTokens: number;
+  /** The trainer's validation loss during training (its small fixed validation set). */
+  curve: Array<{ tokens: number; loss: number }>;
+  lambda?: LambdaTrace;
   tokensPerSecond: number;
-  lambdas?: number[];
   backend: string;
   wallSeconds: number;
   commit: string;
-  /** Model folder (config.json, model.safetensors, tokenizer.json, metrics.jsonl). */
-  dir: string;
+  probes: Record<string, unknown>;
 }
+
+/** A computation on a trained model whose result is cached in the run's record under its name. */
+export type Probe = (model: LanguageModel, record: RunRecord) => unknown;
 
 /** What a task's models train on: running text, or supervised examples (answer-only loss). */
 export interface TaskData {
@@ -256,18 +157,38 @@ export function gitCommit(): string {
   }
 }
 
+/** The spec of one arm's run. */
+export function armSpec(
+  arm: Arm,
+  task: RunSpec['task'],
+  size: Size,
+  seed: number,
+  training: TrainingPlan,
+  vocab: number,
+): RunSpec {
+  const spec: RunSpec = { task, size, variant: arm.variant, seed, training };
+  if (arm.key !== arm.variant) spec.tag = arm.key;
+  const overrides = arm.overrides?.(size, vocab);
+  if (overrides) spec.overrides = overrides;
+  if (arm.freezeLambda) spec.freezeLambda = true;
+  if (arm.warmup) spec.warmup = arm.warmup(training.steps);
+  return spec;
+}
+
 /** One experiment session: settings, the run cache, the task data (built once, shared). */
 export class EvalContext {
   readonly plan: Plan;
   readonly commit = gitCommit();
   readonly backend: Backend;
+  /** Final validation of language models: held-out batches, set by data.ts. */
+  lmFinalValidation?: (seq: number) => { loss: (m: LanguageModel) => number; tokens: number };
   private readonly data = new Map<string, TaskData>();
   private readonly memo = new Map<string, unknown>();
 
   constructor(readonly settings: EvalSettings) {
     this.plan = settings.quick ? PLANS.quick : PLANS.full;
     this.backend = createBackend(settings.backend);
-    mkdirSync(settings.out, { recursive: true });
+    mkdirSync(join(settings.out, 'results'), { recursive: true });
   }
 
   get seeds(): number[] {
@@ -301,22 +222,111 @@ export class EvalContext {
     return this.memo.get(key) as T;
   }
 
-  /** Train (or reuse from the cache) the run of `spec` on `data`. */
-  async run(spec: RunSpec, data: TaskData): Promise<RunRecord> {
+  /** The run's id: readable prefix and a hash of everything that decides its numbers. */
+  runId(spec: RunSpec, data: TaskData): string {
     const key = JSON.stringify({ spec, backend: this.backend.name, quick: this.settings.quick });
-    const hash = createHash('sha256').update(key).update(dataHash(data)).digest('hex').slice(0, 10);
+    const hash = createHash('sha256').update(key).update(this.dataHash(data)).digest('hex').slice(0, 10);
     const tag = spec.tag ? `-${spec.tag}` : '';
-    const id = `${spec.task}-${spec.size.name}-${spec.variant}${tag}-seed${spec.seed}-${hash}`;
-    const dir = join(this.settings.out, 'runs', id);
-    const recordPath = join(dir, 'run.json');
-    if (existsSync(recordPath)) return JSON.parse(readFileSync(recordPath, 'utf8')) as RunRecord;
+    const lr = `-lr${spec.training.lr}`;
+    return `${spec.task}-${spec.size.name}-${spec.variant}${tag}${lr}-seed${spec.seed}-${hash}`;
+  }
+
+  private dataHash(data: TaskData): string {
+    return this.once(`data-hash-${data.text?.length}-${data.examples?.train.length}`, () =>
+      createHash('sha256')
+        .update(data.text ?? '')
+        .update(data.examples ? examplesHash(data.examples) : '')
+        .update(JSON.stringify(data.tokenizer.toJSON()))
+        .digest('hex'),
+    );
+  }
+
+  private recordPath(id: string): string {
+    return join(this.settings.out, 'results', `${id}.json`);
+  }
+
+  private modelDir(id: string): string {
+    return join(this.settings.out, 'models', id);
+  }
+
+  /** Whether the run is cached with all the named probes. */
+  isCached(spec: RunSpec, data: TaskData, probes: readonly string[] = []): boolean {
+    const path = this.recordPath(this.runId(spec, data));
+    if (!existsSync(path)) return false;
+    const r = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+    return probes.every((p) => p in r.probes) || existsSync(join(this.modelDir(r.id), 'config.json'));
+  }
+
+  /**
+   * The run of `spec` with the results of `probes`: from the cache, completed from the kept model
+   * where a probe is missing, or trained (when training is on). Undefined when it is not cached and
+   * cannot be made in this session.
+   */
+  async run(
+    spec: RunSpec,
+    data: TaskData,
+    probes: Record<string, Probe> = {},
+  ): Promise<RunRecord | undefined> {
+    const id = this.runId(spec, data);
+    const path = this.recordPath(id);
+    const dir = this.modelDir(id);
+    let record: RunRecord | undefined;
+    if (existsSync(path)) record = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+    const missing = (r: RunRecord) => Object.keys(probes).filter((p) => !(p in r.probes));
+    const hasModel = existsSync(join(dir, 'config.json'));
+    if (record && missing(record).length && !hasModel) {
+      if (!this.settings.train) return undefined;
+      record = undefined; // the weights are gone: retrain (deterministic) to compute the new probes
+    }
+    if (!record) {
+      if (!this.settings.train) return undefined;
+      record = await this.trainRun(id, spec, data);
+    }
+    const todo = missing(record);
+    if (todo.length) {
+      const model = this.loadModel(id, record);
+      for (const name of todo) record.probes[name] = probes[name](model, record);
+      writeFileAtomic(path, `${JSON.stringify(record)}\n`);
+    }
+    return record;
+  }
+
+  /** Runs of many specs (in order); undefined entries are not cached. */
+  async runs(
+    specs: RunSpec[],
+    data: TaskData,
+    probes: Record<string, Probe> = {},
+  ): Promise<Array<RunRecord | undefined>> {
+    const out: Array<RunRecord | undefined> = [];
+    for (const spec of specs) out.push(await this.run(spec, data, probes));
+    return out;
+  }
+
+  /** Every cached record in the output folder (for λ across all experiments). */
+  allRecords(): RunRecord[] {
+    const dir = join(this.settings.out, 'results');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunRecord);
+  }
+
+  private loadModel(id: string, record: RunRecord): LanguageModel {
+    const model = loadModelFolder(this.modelDir(id), this.backend);
+    // config.json keeps the standard fields only; restore the ablation fields the run was trained with.
+    Object.assign(model.config, record.config);
+    return model;
+  }
+
+  private async trainRun(id: string, spec: RunSpec, data: TaskData): Promise<RunRecord> {
+    const dir = this.modelDir(id);
     rmSync(dir, { recursive: true, force: true }); // an interrupted run: start it again
-    const preset = presetOf(spec, data.tokenizer.vocabSize);
-    const label = `${spec.task}/${spec.size.name}/${LABELS[spec.variant]}${tag} seed ${spec.seed}`;
+    const label = `${spec.task}/${spec.size.name}/${LABELS[spec.variant]}${spec.tag ? ` ${spec.tag}` : ''} lr ${spec.training.lr} seed ${spec.seed}`;
     this.log(`  training ${label} (${spec.training.steps} steps)`);
     const r = await train({
       variant: spec.variant,
-      preset,
+      preset: presetOf(spec, data.tokenizer.vocabSize),
       out: dir,
       text: data.text,
       examples: data.examples,
@@ -326,61 +336,57 @@ export class EvalContext {
       quiet: true,
       modelOverrides: spec.overrides,
       freezeLambda: spec.freezeLambda,
+      warmupSteps: spec.warmup,
     });
-    const counts = countParameters(r.config);
+    const metrics = readMetrics(dir);
+    const tokensPerStep = spec.training.batch * spec.training.seq;
     const record: RunRecord = {
       id,
       spec,
       label,
       config: r.config,
       parameters: r.parameters,
-      nonEmbeddingParameters: r.parameters - counts.byGroup.embedding - counts.byGroup.head,
+      nonEmbeddingParameters: nonEmbedding(r.config),
       finalValLoss: r.finalValLoss,
-      finalValBpb: r.finalValBpb,
+      valTokens: 0,
+      curve: metrics
+        .filter((m) => m.val_loss !== undefined)
+        .map((m) => ({ tokens: m.step * tokensPerStep, loss: m.val_loss! })),
+      lambda: lambdaTrace(metrics),
       tokensPerSecond: r.tokensPerSecond,
-      lambdas: r.lambdas,
       backend: r.backend,
       wallSeconds: r.wallSeconds,
       commit: this.commit,
-      dir,
+      probes: {},
     };
-    this.log(
-      `    val loss ${r.finalValLoss.toFixed(4)}, ${Math.round(r.tokensPerSecond)} tokens/s, ${r.wallSeconds.toFixed(1)} s`,
-    );
-    writeFileAtomic(recordPath, `${JSON.stringify(record, null, 2)}\n`);
-    return record;
-  }
-
-  /** The trained model of a run (its config as trained, ablation fields included). */
-  load(run: RunRecord): LanguageModel {
-    const model = loadModelFolder(run.dir, this.backend);
-    // config.json keeps the standard fields only; restore the ablation fields the run was trained with.
-    Object.assign(model.config, run.config);
-    return model;
-  }
-
-  /** Runs of every variant × seed for one spec template. */
-  async runAll(
-    template: Omit<RunSpec, 'variant' | 'seed'>,
-    data: TaskData,
-    variants: readonly Variant[] = VARIANT_ORDER,
-  ): Promise<Map<Variant, RunRecord[]>> {
-    const out = new Map<Variant, RunRecord[]>();
-    for (const variant of variants) {
-      const runs: RunRecord[] = [];
-      for (const seed of this.seeds) runs.push(await this.run({ ...template, variant, seed }, data));
-      out.set(variant, runs);
+    if (spec.task === 'lm' && this.lmFinalValidation) {
+      const t0 = performance.now();
+      const v = this.lmFinalValidation(spec.training.seq);
+      record.finalValLoss = v.loss(this.loadModel(id, record));
+      record.valTokens = v.tokens;
+      record.wallSeconds += (performance.now() - t0) / 1000;
     }
-    return out;
+    this.log(
+      `    val loss ${record.finalValLoss.toFixed(4)}, ${Math.round(r.tokensPerSecond)} tokens/s, ${record.wallSeconds.toFixed(1)} s`,
+    );
+    writeFileAtomic(this.recordPath(id), `${JSON.stringify(record)}\n`);
+    return record;
   }
 }
 
-function dataHash(data: TaskData): string {
-  return createHash('sha256')
-    .update(data.text ?? '')
-    .update(data.examples ? examplesHash(data.examples) : '')
-    .update(JSON.stringify(data.tokenizer.toJSON()))
-    .digest('hex');
+/** λ per layer over training from the metrics: at most ~100 points kept, min and final over all steps. */
+function lambdaTrace(metrics: ReturnType<typeof readMetrics>): LambdaTrace | undefined {
+  const rows = metrics.filter((m) => m.lambda);
+  if (!rows.length) return undefined;
+  const L = rows[0].lambda!.length;
+  const stride = Math.max(1, Math.ceil(rows.length / 100));
+  const kept = rows.filter((_, i) => i % stride === 0 || i === rows.length - 1);
+  return {
+    steps: kept.map((m) => m.step),
+    values: kept.map((m) => m.lambda!.map((x) => Number(x.toPrecision(5)))),
+    min: Array.from({ length: L }, (_, l) => Math.min(...rows.map((m) => m.lambda![l]))),
+    final: rows[rows.length - 1].lambda!,
+  };
 }
 
 export function presetOf(spec: RunSpec, vocab: number): Preset {
@@ -406,44 +412,61 @@ export function presetOf(spec: RunSpec, vocab: number): Preset {
   };
 }
 
-// ---------------------------------------------------------------- statistics and formatting
+// ---------------------------------------------------------------- pending sections
 
-export function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
+/** Records when all are present, else undefined. */
+export function complete(records: Array<RunRecord | undefined>): RunRecord[] | undefined {
+  return records.every((r) => r !== undefined) ? (records as RunRecord[]) : undefined;
 }
 
-/** Sample standard deviation (n − 1); 0 for a single value. */
-export function std(xs: readonly number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+/** The result of a section whose runs are not all cached: no numbers read as verdicts. */
+export function pendingResult(
+  name: ExperimentName,
+  title: string,
+  claims: Array<Pick<Claim, 'claim' | 'paper'>>,
+  cached: number,
+  planned: number,
+  why = '',
+): ExperimentResult {
+  const line = `pending: ${cached} of ${planned} runs cached${why ? ` (${why})` : ''}`;
+  return {
+    name,
+    title,
+    markdown: `**${line}.** No verdict is given until every run of this section is cached; resume with \`diff-transformer report\`.`,
+    claims: claims.map((c) => ({ ...c, ours: line, verdict: 'pending' })),
+    data: { pending: true, cached, planned },
+    cached,
+    planned,
+  };
 }
 
-/** "m ± s" (just "m" for one value). */
-export function pm(xs: readonly number[], digits = 3): string {
+// ---------------------------------------------------------------- verdicts and formatting
+
+/**
+ * The verdict of a difference whose paper direction has sign `paperSign` (e.g. loss DIFF − baseline:
+ * −1): "matches" when the 95% interval excludes zero on the paper's side, "does not match" when it
+ * excludes zero on the other side, else "inconclusive".
+ */
+export function directional(i: Interval, paperSign: 1 | -1): Verdict {
+  if (!Number.isFinite(i.lo) || !Number.isFinite(i.hi)) return 'inconclusive';
+  if (paperSign * i.lo > 0 && paperSign * i.hi > 0) return 'matches';
+  if (paperSign * i.lo < 0 && paperSign * i.hi < 0) return 'does not match';
+  return 'inconclusive';
+}
+
+/** "mean [lo, hi]" of the 95% t interval over seeds (just the mean for one value). */
+export function ci(xs: readonly number[], digits = 3): string {
   if (!xs.length || !xs.every(Number.isFinite)) return '–';
-  const m = mean(xs).toFixed(digits);
-  return xs.length > 1 ? `${m} ± ${std(xs).toFixed(digits)}` : m;
+  const i = meanInterval(xs);
+  return xs.length > 1 ? formatInterval(i, digits) : i.estimate.toFixed(digits);
+}
+
+/** "Δ [lo, hi]" of mean(a) − mean(b) (Welch 95%). */
+export function diffCi(a: readonly number[], b: readonly number[], digits = 3): string {
+  return formatInterval(welch(a, b), digits);
 }
 
 export const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-
-/**
- * How `a` compares with `b` over seeds (lower is better when `lowerIsBetter`): the difference of the
- * means and whether it exceeds twice its standard error (Welch). With one value per side the
- * comparison cannot separate signal from seed noise: `decided` is false.
- */
-export function compareSamples(
-  a: readonly number[],
-  b: readonly number[],
-  lowerIsBetter: boolean,
-): { delta: number; se: number; decided: boolean; better: boolean; worse: boolean } {
-  const delta = mean(a) - mean(b);
-  const se = Math.sqrt(std(a) ** 2 / Math.max(1, a.length) + std(b) ** 2 / Math.max(1, b.length));
-  const decided = a.length >= 2 && b.length >= 2 && Math.abs(delta) > 2 * se;
-  const improvement = lowerIsBetter ? -delta : delta;
-  return { delta, se, decided, better: decided && improvement > 0, worse: decided && improvement < 0 };
-}
 
 /** A markdown table. */
 export function table(header: string[], rows: Array<Array<string | number>>, align?: string[]): string {
@@ -455,139 +478,21 @@ export function table(header: string[], rows: Array<Array<string | number>>, ali
   ].join('\n');
 }
 
-/** Write JSON (atomically) under the experiment's folder. */
+/** Write JSON (atomically). */
 export function writeJson(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** The raw record of every run an experiment used. */
+/** The ids of the runs an experiment used (their records are under results/). */
 export function writeRuns(dir: string, runs: Iterable<RunRecord>): void {
-  writeJson(join(dir, 'runs.json'), [...runs]);
-}
-
-export function allRuns(groups: Iterable<RunRecord[]>): RunRecord[] {
-  return [...groups].flat();
-}
-
-// ---------------------------------------------------------------- heatmaps
-
-export interface HeatmapOptions {
-  title: string;
-  /** Signed values: a diverging blue–white–red scale symmetric around 0; else white → blue. */
-  signed: boolean;
-  /** Pixel size of a cell. */
-  cell?: number;
-  /** Second title line (default: what rows and columns of an attention map are). */
-  caption?: string;
-  /** Labels of the rows and columns (drawn when given). */
-  rowLabels?: string[];
-  colLabels?: string[];
-  /** Print each cell's value (for small grids). */
-  annotate?: boolean;
-  /** Fixed maximum of the colour scale (default: the data's max |value|). */
-  max?: number;
-  /** Saturate the colour scale at this quantile of the non-zero |values| (e.g. 0.99). */
-  clip?: number;
-}
-
-const FONT = 'Helvetica, Arial, DejaVu Sans, Liberation Sans, sans-serif';
-
-function colour(v: number, max: number, signed: boolean): string {
-  const t = max > 0 ? Math.max(-1, Math.min(1, v / max)) : 0;
-  const mix = (a: number, b: number, f: number) => Math.round(a + (b - a) * f);
-  if (!signed || t >= 0) {
-    // white → blue (positive) or white → red for signed positive
-    const f = Math.abs(t);
-    return signed
-      ? `rgb(${mix(255, 178, f)},${mix(255, 24, f)},${mix(255, 43, f)})`
-      : `rgb(${mix(255, 8, f)},${mix(255, 48, f)},${mix(255, 107, f)})`;
-  }
-  const f = -t;
-  return `rgb(${mix(255, 33, f)},${mix(255, 102, f)},${mix(255, 172, f)})`;
-}
-
-/** A matrix [rows, cols] as an SVG heatmap with a title and a min/max legend. */
-export function heatmapSvg(values: ArrayLike<number>, rows: number, cols: number, o: HeatmapOptions): string {
-  const cell = o.cell ?? Math.max(2, Math.min(8, Math.floor(480 / Math.max(rows, cols))));
-  const top = o.colLabels ? 68 : 52;
-  const left = o.rowLabels ? 60 : 10;
-  const width = Math.max(left + 10 + cols * cell, 520);
-  const height = top + rows * cell + 12;
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  const magnitudes: number[] = [];
-  for (let i = 0; i < rows * cols; i++) {
-    min = Math.min(min, values[i]);
-    max = Math.max(max, values[i]);
-    if (values[i] !== 0) magnitudes.push(Math.abs(values[i]));
-  }
-  let scale = o.max ?? (o.signed ? Math.max(Math.abs(min), Math.abs(max)) : max);
-  let clipped = '';
-  if (o.max === undefined && o.clip !== undefined && magnitudes.length) {
-    magnitudes.sort((a, b) => a - b);
-    const q = magnitudes[Math.min(magnitudes.length - 1, Math.floor(o.clip * magnitudes.length))];
-    if (q > 0 && q < scale) {
-      scale = q;
-      clipped = `; colour clipped at ${q.toFixed(3)} (${Math.round(o.clip * 100)}th pct.)`;
-    }
-  }
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="10" y="18" font-family="${FONT}" font-size="13">${escapeXml(o.title)}</text>`,
-    `<text x="10" y="33" font-family="${FONT}" font-size="10">${escapeXml(o.caption ?? 'rows: query position, columns: key position')}</text>`,
-    `<text x="10" y="46" font-family="${FONT}" font-size="10">${escapeXml(`min ${min.toFixed(3)}, max ${max.toFixed(3)}${o.signed ? ', blue < 0 < red' : ''}${clipped}`)}</text>`,
-  ];
-  o.rowLabels?.forEach((label, r) => {
-    parts.push(
-      `<text x="${left - 4}" y="${top + r * cell + cell / 2 + 4}" text-anchor="end" font-family="${FONT}" font-size="11">${escapeXml(label)}</text>`,
-    );
-  });
-  o.colLabels?.forEach((label, c) => {
-    parts.push(
-      `<text x="${left + c * cell + cell / 2}" y="${top - 4}" text-anchor="middle" font-family="${FONT}" font-size="11">${escapeXml(label)}</text>`,
-    );
-  });
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const v = values[r * cols + c];
-      if (v === 0 && !o.signed && !o.annotate) continue;
-      parts.push(
-        `<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${colour(v, scale, o.signed)}"/>`,
-      );
-      if (o.annotate) {
-        const dark = Math.abs(v) > 0.6 * scale;
-        parts.push(
-          `<text x="${left + c * cell + cell / 2}" y="${top + r * cell + cell / 2 + 4}" text-anchor="middle" font-family="${FONT}" font-size="11" fill="${dark ? 'white' : 'black'}">${v.toFixed(2)}</text>`,
-        );
-      }
-    }
-  }
-  parts.push(
-    `<rect x="${left}" y="${top}" width="${cols * cell}" height="${rows * cell}" fill="none" stroke="#888" stroke-width="0.5"/>`,
-    '</svg>',
+  writeJson(
+    join(dir, 'runs.json'),
+    [...runs].map((r) => r.id),
   );
-  return parts.join('\n');
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Writes `${base}.svg` and `${base}.png`. */
-export function writeHeatmap(
-  base: string,
-  values: ArrayLike<number>,
-  rows: number,
-  cols: number,
-  o: HeatmapOptions,
-): void {
-  const svg = heatmapSvg(values, rows, cols, o);
-  writeFileSync(`${base}.svg`, svg);
-  writeFileSync(`${base}.png`, svgToPng(svg, 1.5));
-}
-
-/** "matches" / "does not match" / "inconclusive" from a comparison, with the seed count in mind. */
-export function verdictOf(ok: boolean, bad: boolean): Verdict {
-  return ok ? 'matches' : bad ? 'does not match' : 'inconclusive';
+/** 95% t-interval points (mean, lo, hi) for a chart. */
+export function band(x: number, ys: readonly number[]): { x: number; y: number; lo?: number; hi?: number } {
+  const i = meanInterval(ys);
+  return Number.isFinite(i.lo) ? { x, y: i.estimate, lo: i.lo, hi: i.hi } : { x, y: i.estimate };
 }

@@ -1,10 +1,11 @@
 /**
- * The experiments' data, built once per session: the language-modelling corpus (Moby Dick) with its
- * tokenizer and validation windows, and the synthetic needle and in-context tasks with a tokenizer of
+ * The experiments' data, built once per session: the language-modelling corpus (the plan's named
+ * corpus: SOTU in full mode, Moby Dick in quick mode) with its tokenizer and validation windows, and the synthetic needle and in-context tasks with a tokenizer of
  * their own (trained on corpus text plus task text, so numbers, city names and labels tokenize well).
  * Every random choice is seeded: the same plan gives the same texts.
  */
 import { Rng } from '../core/rng.ts';
+import type { LanguageModel } from '../model/lm.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { evaluationBatches } from '../train/batches.ts';
 import { loadCorpus, splitTokens } from '../train/corpus.ts';
@@ -27,17 +28,37 @@ const DATA_SEED = 20241007;
 
 function corpusText(ctx: EvalContext): string {
   return ctx.once('corpus', () => {
-    const text = loadCorpus().text;
+    const text = loadCorpus([ctx.plan.corpus]).text;
     return Number.isFinite(ctx.plan.corpusChars) ? text.slice(0, ctx.plan.corpusChars) : text;
   });
 }
 
-/** Moby Dick and a BPE tokenizer trained on it. */
+/** The corpus and a BPE tokenizer trained on it; sets the final validation of language models. */
 export function lmData(ctx: EvalContext): TaskData & { text: string } {
   return ctx.taskData('lm', () => {
     const text = corpusText(ctx);
+    ctx.lmFinalValidation = (seq) => finalValidation(ctx, seq);
     return { text, tokenizer: trainTokenizer(text, { vocabSize: ctx.plan.vocab }) };
   });
+}
+
+const FINAL_BATCH = 16;
+
+/** Mean loss over the first `plan.valTokens` held-out tokens (non-overlapping windows of `seq`). */
+function finalValidation(ctx: EvalContext, seq: number) {
+  const batches = lmValidation(ctx, seq, Math.ceil(ctx.plan.valTokens / (FINAL_BATCH * seq)), FINAL_BATCH);
+  const tokens = batches.reduce((s, b) => s + b.count * seq, 0);
+  return {
+    tokens,
+    loss: (m: LanguageModel) => {
+      let total = 0;
+      for (const b of batches) {
+        const n = b.count * seq;
+        total += m.loss(b.inputs.subarray(0, n), b.targets.subarray(0, n), b.count, seq) * n;
+      }
+      return total / tokens;
+    },
+  };
 }
 
 /** Validation windows of the corpus (the last 10% of its tokens, as in training). */

@@ -35,6 +35,8 @@ export interface ModelConfig {
   subln?: boolean;
   /** Ablation (V1 only): a constant λ_init for every layer instead of 0.8 − 0.6·exp(−0.3·depth). */
   lambda_init?: number;
+  /** Ablation (V1 only): initial value of the per-head RMSNorm weight (default 1; smaller starts the attention branch quieter). */
+  subln_init?: number;
 }
 
 export class ConfigError extends Error {
@@ -54,7 +56,7 @@ const INTEGER_FIELDS = [
 const FLOAT_FIELDS = ['rope_theta', 'norm_eps', 'subln_eps'] as const;
 /** Keys that Hugging Face tooling writes into config.json and that carry no model meaning here. */
 const IGNORED_KEYS = new Set(['model_type', 'architectures', 'torch_dtype', 'transformers_version']);
-const ABLATION_KEYS = ['subln', 'lambda_init'] as const;
+const ABLATION_KEYS = ['subln', 'lambda_init', 'subln_init'] as const;
 const KNOWN_KEYS = new Set<string>([
   'variant',
   ...INTEGER_FIELDS,
@@ -138,9 +140,18 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
       throw new ConfigError(`${source}: lambda_init must be a number, found ${JSON.stringify(v)}`);
     parsed.lambda_init = v;
   }
-  if (parsed.variant !== 'diff' && (parsed.subln !== undefined || parsed.lambda_init !== undefined)) {
+  if (config.subln_init !== undefined) {
+    const v = config.subln_init;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new ConfigError(`${source}: subln_init must be a positive number, found ${JSON.stringify(v)}`);
+    parsed.subln_init = v;
+  }
+  if (
+    parsed.variant !== 'diff' &&
+    (parsed.subln !== undefined || parsed.lambda_init !== undefined || parsed.subln_init !== undefined)
+  ) {
     throw new ConfigError(
-      `${source}: subln and lambda_init apply to variant diff only, found variant ${parsed.variant}`,
+      `${source}: subln, lambda_init and subln_init apply to variant diff only, found variant ${parsed.variant}`,
     );
   }
   checkGeometry(parsed, source);
@@ -181,6 +192,7 @@ export function configToJSON(c: ModelConfig): ModelConfig {
   };
   if (c.subln === false) json.subln = false;
   if (c.lambda_init !== undefined) json.lambda_init = c.lambda_init;
+  if (c.subln_init !== undefined) json.subln_init = c.subln_init;
   return json;
 }
 

