@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../core/backend.ts';
 import { configToJSON, type ModelConfig, parseConfig } from '../model/config.ts';
+import { nonFiniteLambda } from '../model/lambda-check.ts';
 import { LanguageModel } from '../model/lm.ts';
 import { type ParameterSet, parameterShapes, tensorMismatches } from '../model/parameters.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -57,8 +58,11 @@ export function parametersFromTensors(
     throw new ModelFolderError(
       `${source} does not match its ${config.variant} config: ${problems.join(' | ')}`,
     );
-  const bad = findNonFinite([...tensors].map(([name, t]) => [name, t.data]));
-  if (bad) throw new ModelFolderError(`${source}: ${describeNonFinite(bad)}: these weights are unusable`);
+  const nonFinite = findNonFinite([...tensors].map(([name, t]) => [name, t.data]));
+  const bad = nonFinite
+    ? describeNonFinite(nonFinite)
+    : nonFiniteLambda(config, { get: (name) => tensors.get(name)?.data });
+  if (bad) throw new ModelFolderError(`${source}: ${bad}: these weights are unusable`);
   const params: ParameterSet = new Map();
   for (const name of parameterShapes(config).keys()) {
     const data = tensors.get(name)!.data;

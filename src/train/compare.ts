@@ -44,9 +44,7 @@ function smoothed(points: Array<{ x: number; y: number }>, window: number): Arra
 }
 
 export async function compare(o: CompareOptions): Promise<CompareResult> {
-  const notice = (message: string) => {
-    if (!o.quiet) process.stderr.write(`${message}\n`);
-  };
+  const notice = (message: string) => process.stderr.write(`${message}\n`);
   const folder = openRunFolder(o.out, 'compare', 'compare', notice);
   try {
     return await compareInFolder(o);

@@ -58,6 +58,10 @@ export function openRunFolder(
     }
   };
   try {
+    // Under the lock no other process writes here: temporary files are what a crash left.
+    for (const name of readdirSync(dir))
+      if (/\.tmp-\d+-[0-9a-f]+$/.test(name) && isOneOf(RUN_FILES, name))
+        rmSync(join(dir, name), { force: true });
     if (mode === 'resume' && !hasCheckpoint(dir))
       throw new RunFolderError(`cannot resume: ${dir} holds no checkpoint (start without --resume)`);
     if (mode === 'fresh') {

@@ -25,6 +25,7 @@ import { describeNonFinite, findNonFinite } from '../io/finite.ts';
 import { saveModelFolder, WEIGHTS_FILE } from '../io/model-folder.ts';
 import { readSafetensorsFile } from '../io/safetensors.ts';
 import { type ModelConfig, parseConfig, VARIANTS, type Variant } from '../model/config.ts';
+import { nonFiniteLambda } from '../model/lambda-check.ts';
 import { LanguageModel } from '../model/lm.ts';
 import {
   countParameters,
@@ -199,9 +200,7 @@ function trainingData(
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const resolved = resolveSettings(o);
   const { settings } = resolved;
-  const notice = (message: string) => {
-    if (!o.quiet) process.stderr.write(`${message}\n`);
-  };
+  const notice = (message: string) => process.stderr.write(`${message}\n`); // even with quiet
   const folder = openRunFolder(
     o.out,
     o.resume ? 'resume' : 'fresh',
@@ -368,14 +367,15 @@ async function trainInFolder(
       throw diverged(step, `loss ${loss}, gradient norm ${gradNorm}`);
     const lr = learningRate(schedule, step);
     adamwStep(model.params, grads, optimiser, lr, decayed, ADAMW_DEFAULTS, backend);
-    const bad =
+    const nonFinite =
       findNonFinite(model.params) ??
       findNonFinite(prefixed('adam_m.', optimiser.m)) ??
       findNonFinite(prefixed('adam_v.', optimiser.v));
+    const bad = nonFinite ? describeNonFinite(nonFinite) : nonFiniteLambda(model.config, model.params);
     if (bad)
       throw diverged(
         step,
-        `after the update (learning rate ${lr}, loss ${loss}, gradient norm ${gradNorm}) ${describeNonFinite(bad)}`,
+        `after the update (learning rate ${lr}, loss ${loss}, gradient norm ${gradNorm}) ${bad}`,
       );
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
@@ -430,7 +430,7 @@ function checkResumable(state: RunState, settings: Record<string, unknown>): voi
     .filter((k) => k !== 'data' && JSON.stringify(state.settings[k]) !== JSON.stringify(settings[k]))
     .map((k) => `${k} was ${JSON.stringify(state.settings[k])}, now ${JSON.stringify(settings[k])}`);
   const data = dataChange(state.settings.data, settings.data as unknown[]);
-  if (data) changed.unshift(data);
+  if (data) throw new TrainingError(`cannot resume: ${data}`);
   if (changed.length) throw new TrainingError(`cannot resume with different settings: ${changed.join('; ')}`);
 }
 
