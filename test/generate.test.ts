@@ -56,9 +56,9 @@ describe('sampler', () => {
   });
 
   test('bad settings are refused with the flag name', () => {
-    assert.throws(() => validateSampler({ temperature: -1 }), /--temperature/);
-    assert.throws(() => validateSampler({ topK: 1.5 }), /--top-k/);
-    assert.throws(() => validateSampler({ topP: 0 }), /--top-p/);
+    assert.throws(() => validateSampler({ temperature: -1 }), /temperature must be/);
+    assert.throws(() => validateSampler({ topK: 1.5 }), /topK must be/);
+    assert.throws(() => validateSampler({ topP: 0 }), /topP must be/);
   });
 });
 
@@ -122,5 +122,5 @@ test('generateText streams lossless pieces and stops at the end-of-text token', 
     head[tokenizer.endOfTextId * config.d_model + i] = 100 * model.params.get('model.norm.weight')![i];
   const stopped = generateText(model, tokenizer, 'the whale', { maxTokens: 30, temperature: 0 });
   assert.ok(stopped.ids.length < 30);
-  assert.throws(() => generateText(model, tokenizer, '', { maxTokens: 3 }), /--prompt must not be empty/);
+  assert.throws(() => generateText(model, tokenizer, '', { maxTokens: 3 }), /the prompt must not be empty/);
 });

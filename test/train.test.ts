@@ -214,7 +214,7 @@ describe('bad input: one clear line, non-zero exit, nothing overwritten', () => 
     assert.notEqual(r.status, 0);
     assert.match(
       r.stderr,
-      /training diverged at step (\d+): loss .*; the last good checkpoint in .* is kept/,
+      /training diverged at step (\d+): loss .*; the checkpoint of step \d+ in .* is kept, unchanged/,
     );
     const step = Number(/step (\d+)/.exec(r.stderr)![1]);
     const kept = loadCheckpoint(out, createJsBackend());

@@ -71,7 +71,7 @@ export function buildProgram(): Command {
     const { train } = await import('../train/trainer.ts');
     const r = await train({ ...o, data: o.data });
     process.stdout.write(
-      `${r.config.variant}: ${r.parameters} parameters, ${r.steps} steps, val loss ${r.finalValLoss.toFixed(4)}, ${r.finalValBpb.toFixed(4)} bits/byte, ${Math.round(r.tokensPerSecond)} tokens/s (${r.backend}) → ${r.out}\n`,
+      `${r.config.variant}: ${r.parameters} parameters, ${r.steps} steps, val loss ${r.finalValLoss.toFixed(4)}, ${r.finalValBpb.toFixed(4)} bits/byte, ${r.stepsRun > 0 ? `${Math.round(r.tokensPerSecond)} tokens/s` : 'already finished'} (${r.backend}) → ${r.out}\n`,
     );
   });
 

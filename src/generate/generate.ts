@@ -4,7 +4,7 @@
  * every step (the reference the cache is tested against). Stops after `maxTokens` or at `stopId`.
  */
 import { Rng } from '../core/rng.ts';
-import type { LanguageModel } from '../model/lm.ts';
+import { type LanguageModel, tokenIds } from '../model/lm.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { type SamplerOptions, sampleToken, validateSampler } from './sampler.ts';
 
@@ -24,9 +24,10 @@ export function* generateTokens(
 ): Generator<number> {
   validateSampler(o);
   if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0))
-    throw new RangeError(`--max-tokens must be an integer ≥ 0, found ${o.maxTokens}`);
+    throw new RangeError(`maxTokens must be an integer ≥ 0, found ${o.maxTokens}`);
   if (prompt.length === 0) throw new RangeError('the prompt must encode to at least one token');
   const V = model.config.vocab_size;
+  tokenIds(prompt, V);
   const rng = new Rng(o.seed ?? 0);
   const useCache = o.useCache ?? true;
   const cache = useCache ? model.createCache() : undefined;
@@ -55,7 +56,7 @@ export function generateText(
   o: GenerateOptions,
   onText?: (piece: string) => void,
 ): { text: string; ids: number[] } {
-  if (prompt.length === 0) throw new RangeError('--prompt must not be empty');
+  if (prompt.length === 0) throw new RangeError('the prompt must not be empty');
   const stream = tokenizer.createStreamDecoder();
   const ids: number[] = [];
   let text = '';

@@ -21,12 +21,12 @@ export interface SamplerOptions {
 
 export function validateSampler(o: SamplerOptions): void {
   if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) {
-    throw new RangeError(`--temperature must be a number ≥ 0, found ${o.temperature}`);
+    throw new RangeError(`temperature must be a number ≥ 0, found ${o.temperature}`);
   }
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0))
-    throw new RangeError(`--top-k must be an integer ≥ 0, found ${o.topK}`);
+    throw new RangeError(`topK must be an integer ≥ 0, found ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1))
-    throw new RangeError(`--top-p must be in (0, 1], found ${o.topP}`);
+    throw new RangeError(`topP must be in (0, 1], found ${o.topP}`);
 }
 
 export function argmax(logits: Floats | number[]): number {

@@ -2,15 +2,18 @@
  * Model folders, readable like a Hugging Face model folder: `config.json` (SPEC §5) and
  * `model.safetensors` (float32, the parameter names of SPEC §6), plus `tokenizer.json` once trained.
  * Loading checks that exactly the expected tensors are present with the expected shapes and lists
- * every missing, unexpected or misshapen tensor in one error.
+ * every missing, unexpected or misshapen tensor in one error, and refuses NaN/Inf weights, naming the
+ * first tensor that holds them.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../core/backend.ts';
 import { configToJSON, type ModelConfig, parseConfig } from '../model/config.ts';
+import { nonFiniteLambda } from '../model/lambda-check.ts';
 import { LanguageModel } from '../model/lm.ts';
 import { type ParameterSet, parameterShapes, tensorMismatches } from '../model/parameters.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { describeNonFinite, findNonFinite } from './finite.ts';
 import { type NamedTensor, readSafetensorsFile, writeSafetensorsFile } from './safetensors.ts';
 
 export const CONFIG_FILE = 'config.json';
@@ -55,6 +58,11 @@ export function parametersFromTensors(
     throw new ModelFolderError(
       `${source} does not match its ${config.variant} config: ${problems.join(' | ')}`,
     );
+  const nonFinite = findNonFinite([...tensors].map(([name, t]) => [name, t.data]));
+  const bad = nonFinite
+    ? describeNonFinite(nonFinite)
+    : nonFiniteLambda(config, { get: (name) => tensors.get(name)?.data });
+  if (bad) throw new ModelFolderError(`${source}: ${bad}: these weights are unusable`);
   const params: ParameterSet = new Map();
   for (const name of parameterShapes(config).keys()) {
     const data = tensors.get(name)!.data;
@@ -86,6 +94,8 @@ export function saveModelFolder(
     if (!value) throw new ModelFolderError(`cannot save: parameter ${name} is missing`);
     tensors.set(name, { shape, data: value instanceof Float32Array ? value : Float32Array.from(value) });
   }
+  const bad = findNonFinite([...tensors].map(([name, t]) => [name, t.data]));
+  if (bad) throw new ModelFolderError(`cannot save the model to ${dir}: ${describeNonFinite(bad)}`);
   writeSafetensorsFile(join(dir, WEIGHTS_FILE), tensors, { format: 'pt', ...metadata });
   writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(configToJSON(model.config), null, 2)}\n`);
 }

@@ -13,10 +13,17 @@
  *   not covered by any tensor, ...) throws `SafetensorsError` saying what was expected and what was
  *   found, prefixed with `source` when given. Sizes are checked against the file before allocating.
  * - `writeSafetensors` writes F32 little-endian in the given insertion order, the header padded with
- *   spaces to a multiple of 8 bytes, with `__metadata__` only when given and non-empty.
+ *   spaces to a multiple of 8 bytes, with `__metadata__` first.
+ * - Integrity: the writer records a SHA-256 of every tensor (dtype, shape and bytes) and of the other
+ *   metadata in `__metadata__["sha256"]` (a JSON object: tensor name or "__metadata__" → hex; format in
+ *   checksum.ts). The reader verifies it when present — a mismatch names the file and the tensor — and
+ *   leaves it out of the metadata it returns; files without it (other tools') load unchecked.
+ * - `readSafetensorsFile` reads the header first and then each tensor straight into its array, so files
+ *   over 2 GiB load and a hostile header never causes an allocation beyond the file's size.
  */
 import { nodeBuiltin } from '../core/node-builtins.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { hashingAvailable, metadataChecksum, tensorChecksum } from './checksum.ts';
 
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
@@ -37,6 +44,10 @@ export type TensorInput = Map<string, NamedTensor> | Record<string, NamedTensor>
 /** Largest header accepted (the reference implementation uses the same cap). */
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
+/** The `__metadata__` entry holding the checksum list (format: checksum.ts and README, Formats). */
+export const CHECKSUM_KEY = 'sha256';
+/** Largest single read (readSync takes at most 2 GiB at a time). */
+const READ_CHUNK = 1 << 28;
 const DTYPE_SIZES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 const SUPPORTED = 'supported: F32, F16, BF16, F64';
 const OTHER_DTYPES = ['BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64', 'F8_E4M3', 'F8_E5M2'];
@@ -50,32 +61,78 @@ interface Entry {
   end: number;
 }
 
+/**
+ * Where the bytes come from: a buffer, or an open file read piece by piece (so a file larger than one
+ * buffer can hold still loads, and nothing is allocated before the header has been checked against
+ * the file's size).
+ */
+interface ByteSource {
+  length: number;
+  /** Fill `target` with the bytes at [position, position + target.length). */
+  read(position: number, target: Uint8Array): void;
+}
+
 export function readSafetensors(bytes: Uint8Array, source?: string): SafetensorsContent {
+  return readFrom(
+    {
+      length: bytes.length,
+      read: (position, target) => target.set(bytes.subarray(position, position + target.length)),
+    },
+    source,
+  );
+}
+
+/** Reads the file in pieces (header first, then each tensor straight into its array). */
+export function readSafetensorsFile(path: string): SafetensorsContent {
+  const { closeSync, fstatSync, openSync, readSync } = nodeBuiltin('node:fs');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new SafetensorsError(`${path}: cannot read: ${(error as Error).message}`);
+  }
+  try {
+    const length = fstatSync(fd).size;
+    const read = (position: number, target: Uint8Array) => {
+      for (let done = 0; done < target.length; ) {
+        const n = readSync(fd, target, done, Math.min(target.length - done, READ_CHUNK), position + done);
+        if (n === 0) throw new SafetensorsError(`${path}: the file shrank while it was being read`);
+        done += n;
+      }
+    };
+    return readFrom({ length, read }, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readFrom(src: ByteSource, source?: string): SafetensorsContent {
   const fail = (msg: string): never => {
     throw new SafetensorsError(`${source ? `${source}: ` : ''}invalid safetensors: ${msg}`);
   };
-  if (bytes.length < 8) fail(`expected at least 8 bytes (header length), found ${bytes.length}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n64 = view.getBigUint64(0, true);
+  if (src.length < 8) fail(`expected at least 8 bytes (header length), found ${src.length}`);
+  const prefix = new Uint8Array(8);
+  src.read(0, prefix);
+  const n64 = new DataView(prefix.buffer).getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const headerLen = Number(n64);
-  if (8 + headerLen > bytes.length) {
+  if (8 + headerLen > src.length) {
     fail(
-      `header length ${headerLen} runs past the end of the file (${bytes.length - 8} bytes after the prefix)`,
+      `header length ${headerLen} runs past the end of the file (${src.length - 8} bytes after the prefix)`,
     );
   }
-
+  const headerBytes = new Uint8Array(headerLen);
+  src.read(8, headerBytes);
   let header: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
-    header = JSON.parse(text);
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
     fail(`header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
   if (!isPlainObject(header)) fail(`expected the header to be a JSON object, found ${describe(header)}`);
 
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = src.length - dataStart;
   let metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
@@ -83,18 +140,80 @@ export function readSafetensors(bytes: Uint8Array, source?: string): Safetensors
     else entries.push(parseEntry(name, value, dataLen, fail));
   }
   checkCoverage(entries, dataLen, fail);
+  const checksums = parseChecksums(metadata, entries, fail);
+  delete metadata[CHECKSUM_KEY];
+  if (checksums) {
+    const found = metadataChecksum(metadata);
+    if (found !== checksums[METADATA_KEY])
+      fail(
+        `${METADATA_KEY} fails its checksum (sha256 recorded ${checksums[METADATA_KEY]}, computed ${found}): the file is damaged`,
+      );
+  }
 
   const tensors = new Map<string, NamedTensor>();
   for (const e of entries) {
-    const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { shape: e.shape, data: decode(raw, e.dtype) });
+    const raw = readTensorBytes(src, dataStart, e);
+    if (checksums) {
+      const found = tensorChecksum(e.dtype, e.shape, raw.bytes);
+      if (found !== checksums[e.name])
+        fail(
+          `tensor "${e.name}" fails its checksum (sha256 recorded ${checksums[e.name]}, computed ${found}): the file is damaged`,
+        );
+    }
+    tensors.set(e.name, { shape: e.shape, data: raw.data ?? decode(raw.bytes, e.dtype) });
   }
   return { tensors, metadata };
 }
 
-export function readSafetensorsFile(path: string): SafetensorsContent {
-  const buf = nodeBuiltin('node:fs').readFileSync(path);
-  return readSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+/** A tensor's bytes; float32 little-endian data is read straight into the returned array. */
+function readTensorBytes(
+  src: ByteSource,
+  dataStart: number,
+  e: Entry,
+): { bytes: Uint8Array; data?: Float32Array } {
+  if (e.dtype === 'F32' && LITTLE_ENDIAN_HOST) {
+    const data = new Float32Array((e.end - e.begin) / 4);
+    const bytes = new Uint8Array(data.buffer);
+    src.read(dataStart + e.begin, bytes);
+    return { bytes, data };
+  }
+  const bytes = new Uint8Array(e.end - e.begin);
+  src.read(dataStart + e.begin, bytes);
+  return { bytes };
+}
+
+/**
+ * The checksum list of a file written by this library, or undefined for files without one (other
+ * tools' files load unchecked). It must name every tensor and the metadata, and nothing else.
+ */
+function parseChecksums(
+  metadata: Record<string, string>,
+  entries: readonly Entry[],
+  fail: (m: string) => never,
+): Record<string, string> | undefined {
+  const text = metadata[CHECKSUM_KEY];
+  if (text === undefined || !hashingAvailable()) return undefined;
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    fail(`${METADATA_KEY}["${CHECKSUM_KEY}"] is not JSON`);
+  }
+  if (!isPlainObject(list))
+    fail(`expected ${METADATA_KEY}["${CHECKSUM_KEY}"] to be a JSON object, found ${describe(list)}`);
+  const sums = list as Record<string, unknown>;
+  const names = new Set([METADATA_KEY, ...entries.map((e) => e.name)]);
+  for (const name of names) {
+    if (typeof sums[name] !== 'string')
+      fail(
+        `${name === METADATA_KEY ? METADATA_KEY : `tensor "${name}"`} has no checksum in ${METADATA_KEY}["${CHECKSUM_KEY}"]`,
+      );
+  }
+  for (const name of Object.keys(sums)) {
+    if (!names.has(name))
+      fail(`${METADATA_KEY}["${CHECKSUM_KEY}"] lists "${truncate(name)}", which is not a tensor of the file`);
+  }
+  return sums as Record<string, string>;
 }
 
 function parseMetadata(value: unknown, fail: (m: string) => never): Record<string, string> {
@@ -211,13 +330,13 @@ export function writeSafetensors(tensors: TensorInput, metadata?: Record<string,
   const list = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   // Build the JSON by hand: a JS object would move integer-like names first and lose insertion order.
   const parts: string[] = [];
-  if (metadata && Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string')
-        throw new SafetensorsError(`metadata "${k}" must be a string, got ${typeof v}`);
-    }
-    parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== 'string')
+      throw new SafetensorsError(`metadata "${k}" must be a string, got ${typeof v}`);
+    if (k === CHECKSUM_KEY)
+      throw new SafetensorsError(`metadata key "${CHECKSUM_KEY}" is reserved (checksums)`);
   }
+  const sums: Record<string, string> = {};
   let offset = 0;
   for (const [name, t] of list) {
     if (name === METADATA_KEY) throw new SafetensorsError(`tensor name "${METADATA_KEY}" is reserved`);
@@ -239,7 +358,14 @@ export function writeSafetensors(tensors: TensorInput, metadata?: Record<string,
     const info = { dtype: 'F32', shape: t.shape, data_offsets: [offset, end] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
     offset = end;
+    if (hashingAvailable()) sums[name] = tensorChecksum('F32', t.shape, littleEndianBytes(t.data));
   }
+  const meta = { ...metadata };
+  if (hashingAvailable()) {
+    sums[METADATA_KEY] = metadataChecksum(meta);
+    Object.assign(meta, { [CHECKSUM_KEY]: JSON.stringify(sums) });
+  }
+  if (Object.keys(meta).length > 0) parts.unshift(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(meta)}`);
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);
   const headerLen = Math.ceil(json.length / 8) * 8;
   const out = new Uint8Array(8 + headerLen + offset);
@@ -249,10 +375,18 @@ export function writeSafetensors(tensors: TensorInput, metadata?: Record<string,
   out.fill(0x20, 8 + json.length, 8 + headerLen);
   let pos = 8 + headerLen;
   for (const [, t] of list) {
-    if (LITTLE_ENDIAN_HOST) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
-    else for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i], true);
+    out.set(littleEndianBytes(t.data), pos);
     pos += t.data.byteLength;
   }
+  return out;
+}
+
+/** The float32 little-endian bytes of `data` (a view on little-endian hosts). */
+function littleEndianBytes(data: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Uint8Array(data.byteLength);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i], true);
   return out;
 }
 

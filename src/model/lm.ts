@@ -67,7 +67,9 @@ export class LanguageModel {
     return this.params.get(this.config.tie_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')!;
   }
 
-  private checkTokens(tokens: Int32Array, batch: number, seq: number): void {
+  /** Inputs must be token ids of the vocabulary; targets may also be IGNORE_TARGET (the loss checks them). */
+  private checkTokens(tokens: Int32Array, batch: number, seq: number, inputs = false): void {
+    if (tokens.length === 0) throw new RangeError('expected at least one token, found none');
     if (
       !Number.isInteger(batch) ||
       !Number.isInteger(seq) ||
@@ -77,6 +79,7 @@ export class LanguageModel {
     ) {
       throw new RangeError(`expected ${batch}×${seq} = ${batch * seq} tokens, found ${tokens.length}`);
     }
+    if (inputs) tokenIds(tokens, this.config.vocab_size);
   }
 
   /**
@@ -157,7 +160,7 @@ export class LanguageModel {
     options: ForwardOptions,
     keepTape: boolean,
   ): { logits: Floats; maps?: LayerMaps[]; tape?: ModelTape; lambdas?: number[] } {
-    this.checkTokens(tokens, batch, seq);
+    this.checkTokens(tokens, batch, seq, true);
     const { backend, config: c, params } = this;
     const rows = batch * seq;
     const D = c.d_model;
@@ -312,6 +315,7 @@ export class LanguageModel {
    */
   greedy(prompt: readonly number[], count: number, useCache = true): number[] {
     if (prompt.length === 0) throw new RangeError('greedy decoding needs a prompt of at least one token');
+    tokenIds(prompt, this.config.vocab_size);
     const V = this.config.vocab_size;
     const argmaxLast = (logits: Floats) => {
       const off = logits.length - V;
@@ -338,4 +342,18 @@ export class LanguageModel {
     }
     return out;
   }
+}
+
+/**
+ * `ids` as an Int32Array, after checking that each is an integer in [0, vocab) — a non-integer id is
+ * refused, never truncated; an id outside the vocabulary is refused with its position.
+ */
+export function tokenIds(ids: ArrayLike<number>, vocab: number): Int32Array {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!Number.isInteger(id)) throw new RangeError(`token id ${id} at position ${i} is not an integer`);
+    if (id < 0 || id >= vocab)
+      throw new RangeError(`token id ${id} at position ${i} is outside the vocabulary [0, ${vocab})`);
+  }
+  return ids instanceof Int32Array ? ids : Int32Array.from(ids);
 }

@@ -7,6 +7,11 @@
  *   /models/<id>/<file>      one of MODEL_FILES of that model folder (nothing else of the folder is reachable)
  *   /<anything else>         a file of the app folder (index.html for "/"); never outside that folder
  *
+ * Every served path is resolved with realpath and must be a regular file inside the folder it was
+ * asked from (a symbolic link pointing out of a model folder is not followed: 404). Requests whose Host
+ * header is not a loopback name with the port listened on are refused (421), so that a web page
+ * reaching 127.0.0.1 through DNS rebinding reads nothing.
+ *
  * Every response is cross-origin isolated (COOP same-origin, COEP require-corp, CORP same-origin), so
  * that the page has SharedArrayBuffer and the wasm backend runs its kernels on several threads.
  */
@@ -96,11 +101,13 @@ export function describeModels(dirs: readonly string[]): ServedModel[] {
 
 function modelListing(models: readonly ServedModel[]): object[] {
   return models.map((m) => {
-    const files = Object.fromEntries(MODEL_FILES.map((f) => [f, existsSync(join(m.dir, f))]));
+    const files = Object.fromEntries(MODEL_FILES.map((f) => [f, fileUnder(m.dir, [f]) !== undefined]));
     let config: unknown = null;
     let configError: string | undefined;
     try {
-      config = JSON.parse(readFileSync(join(m.dir, 'config.json'), 'utf8'));
+      const path = fileUnder(m.dir, ['config.json']);
+      if (!path) throw new Error('not a regular file inside the model folder');
+      config = JSON.parse(readFileSync(path, 'utf8'));
     } catch (error) {
       configError = `config.json: ${(error as Error).message}`;
     }
@@ -151,7 +158,10 @@ export function safeSegments(rawPath: string): string[] | undefined {
   return segments;
 }
 
-/** `segments` resolved under `root`, only when the real path stays inside it and is a file. */
+/**
+ * `segments` resolved under `root`, only when its real path (symbolic links followed) stays inside
+ * the real `root` and is a regular file; the path returned is that real path.
+ */
 function fileUnder(root: string, segments: readonly string[]): string | undefined {
   const path = resolve(root, ...segments);
   if (path !== root && !path.startsWith(root + sep)) return undefined;
@@ -162,14 +172,32 @@ function fileUnder(root: string, segments: readonly string[]): string | undefine
   return statSync(real).isFile() ? real : undefined;
 }
 
+/**
+ * The Host headers a request may carry: a loopback name and the port listened on. Anything else is a
+ * page of another site reaching this server through a name that resolves to 127.0.0.1 (DNS rebinding).
+ */
+export function allowedHosts(port: number): Set<string> {
+  return new Set(['127.0.0.1', 'localhost', '[::1]'].map((h) => `${h}:${port}`));
+}
+
 export function createRequestHandler(
   appDir: string,
   models: readonly ServedModel[],
+  /** The port listened on, once known (checked against each request's Host header). */
+  port: () => number,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const root = resolve(appDir);
   const byId = new Map(models.map((m) => [m.id, m]));
   return (req, res) => {
     try {
+      if (!allowedHosts(port()).has((req.headers.host ?? '').toLowerCase())) {
+        send(
+          res,
+          421,
+          `this server answers only to http://127.0.0.1:${port()}/ (Host ${req.headers.host ?? 'missing'} refused)\n`,
+        );
+        return;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD');
         send(res, 405, 'method not allowed\n');
@@ -194,8 +222,8 @@ export function createRequestHandler(
           send(res, 404, 'not found\n');
           return;
         }
-        const path = join(model.dir, file);
-        if (!existsSync(path) || !statSync(path).isFile()) {
+        const path = fileUnder(model.dir, [file]);
+        if (!path) {
           send(res, 404, `${model.name} has no ${file}\n`);
           return;
         }
@@ -225,7 +253,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     throw new ServeError(`--port must be an integer in [0, 65535], found ${port}`);
   const host = options.host ?? '127.0.0.1';
   const models = describeModels(options.models ?? []);
-  const server = createServer(createRequestHandler(appDir, models));
+  let listening = port;
+  const server = createServer(createRequestHandler(appDir, models, () => listening));
   await new Promise<void>((done, fail) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       fail(
@@ -237,6 +266,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     server.listen(port, host, () => done());
   });
   const actual = (server.address() as AddressInfo).port;
+  listening = actual;
   return {
     url: `http://${host}:${actual}/`,
     port: actual,

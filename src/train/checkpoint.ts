@@ -1,12 +1,16 @@
 /**
  * Training checkpoints: everything a resumed run needs — weights, AdamW moments, step, data
- * sampler state and the run's settings — in ONE safetensors file (`checkpoint.safetensors`), written
- * atomically (temporary file, fsync, rename), so a kill at any moment leaves the previous checkpoint
- * whole and loadable. The model folder's `model.safetensors` is exported beside it for inference.
+ * sampler state, the run's settings and the fingerprints of its data and tokenizer — in ONE
+ * safetensors file (`checkpoint.safetensors`, every tensor checksummed), written atomically
+ * (temporary file, fsync, rename), so a kill at any moment leaves the previous checkpoint whole and
+ * loadable. The trainer writes the model folder's `model.safetensors` first and the checkpoint last,
+ * both recording the step. Loading refuses a damaged file (checksum) and NaN/Inf values, naming the tensor.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../core/backend.ts';
+import type { FileFingerprint } from '../io/checksum.ts';
+import { describeNonFinite, findNonFinite } from '../io/finite.ts';
 import { type NamedTensor, readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { type ParameterSet, parameterShapes } from '../model/parameters.ts';
@@ -21,6 +25,8 @@ export interface RunState {
   sampler: SamplerState;
   settings: Record<string, unknown>;
   config: ModelConfig;
+  /** Size and SHA-256 of the run's tokenizer.json (absent in checkpoints of earlier versions). */
+  tokenizer?: FileFingerprint;
 }
 
 export class CheckpointError extends Error {
@@ -81,6 +87,14 @@ export function loadCheckpoint(
       }
       target.set(name, backend.precision === 'f32' ? t.data : backend.fromArray(t.data));
     }
+  }
+  for (const [prefix, set] of [
+    ['param.', params],
+    ['adam_m.', m],
+    ['adam_v.', v],
+  ] as const) {
+    const bad = findNonFinite(set);
+    if (bad) throw new CheckpointError(`${path}: ${describeNonFinite({ ...bad, name: prefix + bad.name })}`);
   }
   const { adam_step, ...state } = parsed;
   return { params, optimiser: { step: adam_step, m, v }, state };

@@ -1,13 +1,14 @@
 /**
  * `compare`: train DIFF V1, the parameter-matched baseline and DIFF V2 on the same data, seed, token
  * budget and parameter budget, then write `compare.md` (a table and loss curves as SVG and PNG) and
- * `compare.json` into the output folder.
+ * `compare.json` into the output folder (locked while it runs, like each variant's own folder).
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { Variant } from '../model/config.ts';
 import { type Series, writeChart } from '../report/plot.ts';
 import { readMetrics } from './metrics.ts';
+import { openRunFolder } from './run-folder.ts';
 import { type TrainOptions, type TrainResult, train } from './trainer.ts';
 
 export const COMPARED_VARIANTS: readonly Variant[] = ['diff', 'baseline', 'diffv2'];
@@ -26,7 +27,7 @@ const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) :
 export function comparisonTable(runs: TrainResult[]): string {
   const rows = runs.map((r) => {
     const lambdas = r.lambdas ? r.lambdas.map((l) => l.toFixed(3)).join(', ') : '–';
-    return `| ${LABELS[r.config.variant]} | ${r.parameters.toLocaleString('en-US')} | ${fmt(r.finalValLoss)} | ${fmt(r.finalValBpb)} | ${Math.round(r.tokensPerSecond)} | ${lambdas} |`;
+    return `| ${LABELS[r.config.variant]} | ${r.parameters.toLocaleString('en-US')} | ${fmt(r.finalValLoss)} | ${fmt(r.finalValBpb)} | ${fmt(r.tokensPerSecond, 0)} | ${lambdas} |`;
   });
   return [
     '| model | parameters | val loss | bits/byte | train tokens/s | final λ per layer |',
@@ -43,6 +44,16 @@ function smoothed(points: Array<{ x: number; y: number }>, window: number): Arra
 }
 
 export async function compare(o: CompareOptions): Promise<CompareResult> {
+  const notice = (message: string) => process.stderr.write(`${message}\n`);
+  const folder = openRunFolder(o.out, 'compare', 'compare', notice);
+  try {
+    return await compareInFolder(o);
+  } finally {
+    folder.release();
+  }
+}
+
+async function compareInFolder(o: CompareOptions): Promise<CompareResult> {
   const runs: TrainResult[] = [];
   for (const variant of COMPARED_VARIANTS) {
     runs.push(await train({ ...o, variant, out: join(o.out, variant), label: LABELS[variant].padEnd(8) }));

@@ -5,16 +5,27 @@
  * A run is a pure function of its settings: the same flags give the same losses, and a run killed at
  * any moment and restarted with `resume` continues from its last checkpoint (weights, AdamW moments,
  * step, data sampler state) to exactly the losses of an uninterrupted run.
+ *
+ * Nothing poisoned or inconsistent is ever left behind: the run folder is locked (run-folder.ts);
+ * weights and AdamW moments are checked finite after every update, before anything is saved; each
+ * save writes model.safetensors first and checkpoint.safetensors last (both record the step), and a
+ * resume rewrites a model.safetensors that does not match the checkpoint. A resume refuses changed
+ * settings, data (by content: size and SHA-256 per file) or tokenizer.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createBackend } from '../backends/index.ts';
 import { countScoredTargets, IGNORE_TARGET } from '../core/backend.ts';
 import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
-import { saveModelFolder } from '../io/model-folder.ts';
+import { type FileFingerprint, sha256 } from '../io/checksum.ts';
+import { describeNonFinite, findNonFinite } from '../io/finite.ts';
+import { saveModelFolder, WEIGHTS_FILE } from '../io/model-folder.ts';
+import { readSafetensorsFile } from '../io/safetensors.ts';
 import { type ModelConfig, parseConfig, VARIANTS, type Variant } from '../model/config.ts';
+import { nonFiniteLambda } from '../model/lambda-check.ts';
 import { LanguageModel } from '../model/lm.ts';
 import {
   countParameters,
@@ -26,8 +37,8 @@ import {
 import { HF_TOKENIZER_CONFIG, Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
 import { ADAMW_DEFAULTS, type AdamWState, adamwStep, clipGradients, isDecayed } from './adamw.ts';
 import { BatchSampler, evaluationBatches, type Sampler, type SamplerState } from './batches.ts';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { loadCorpus, splitTokens } from './corpus.ts';
+import { loadCheckpoint, type RunState, saveCheckpoint } from './checkpoint.ts';
+import { type Corpus, loadCorpus, splitTokens } from './corpus.ts';
 import {
   checkExamples,
   ExampleSampler,
@@ -35,9 +46,11 @@ import {
   examplesHash,
   type TrainingExample,
 } from './examples.ts';
+import { corpusFingerprints, dataChange } from './fingerprint.ts';
 import { appendMetrics, type MetricsRecord, truncateMetrics } from './metrics.ts';
 import { getPreset, type Preset, presetConfig } from './presets.ts';
 import { createProgress } from './progress.ts';
+import { openRunFolder } from './run-folder.ts';
 import { defaultWarmup, learningRate } from './schedule.ts';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -88,6 +101,8 @@ export interface TrainResult {
   config: ModelConfig;
   parameters: number;
   steps: number;
+  /** Steps run by this call (0 when resuming a finished run). */
+  stepsRun: number;
   finalTrainLoss: number;
   finalValLoss: number;
   finalValBpb: number;
@@ -116,7 +131,7 @@ function resolveSettings(o: TrainOptions) {
       ? [`examples sha256:${examplesHash(o.examples)}`]
       : o.text !== undefined
         ? [`text sha256:${createHash('sha256').update(o.text).digest('hex')}`]
-        : (o.data ?? []),
+        : ([] as unknown[]), // files: their fingerprints, filled in once the corpus is read
     steps: o.steps ?? d.steps,
     batch: o.batch ?? d.batch,
     seq: o.seq ?? d.seq,
@@ -133,8 +148,13 @@ function resolveSettings(o: TrainOptions) {
     !(Number.isSafeInteger(settings.warmupSteps) && settings.warmupSteps >= 1)
   )
     throw new TrainingError(`warmupSteps must be a positive integer, found ${settings.warmupSteps}`);
-  for (const key of ['steps', 'batch', 'seq', 'seed'] as const) {
-    const v = settings[key];
+  const counts = {
+    ...settings,
+    'eval-every': o.evalEvery ?? d.evalEvery,
+    'save-every': o.saveEvery ?? d.saveEvery,
+  };
+  for (const key of ['steps', 'batch', 'seq', 'seed', 'eval-every', 'save-every'] as const) {
+    const v = counts[key];
     if (!Number.isSafeInteger(v) || v < (key === 'seed' ? 0 : 1))
       throw new TrainingError(
         `--${key} must be a ${key === 'seed' ? 'non-negative' : 'positive'} integer, found ${v}`,
@@ -155,12 +175,13 @@ function resolveSettings(o: TrainOptions) {
     throw new TrainingError(
       `--vocab must be an integer ≥ 257 (256 bytes + end-of-text), found ${settings.vocab}`,
     );
-  return { preset, settings };
+  return { preset, settings, evalEvery: counts['eval-every'], saveEvery: counts['save-every'] };
 }
 
 /** The training sampler, validation batches and bytes per scored token of text or examples. */
 function trainingData(
   o: TrainOptions,
+  corpus: Corpus | { text: string } | undefined,
   tokenizer: Tokenizer,
   settings: { batch: number; seq: number; seed: number },
 ) {
@@ -175,8 +196,7 @@ function trainingData(
       bytesPerToken: tokenizer.decodeBytes(scored).length / scored.length,
     };
   }
-  const corpus = o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
-  const ids = Int32Array.from(tokenizer.encode(corpus.text));
+  const ids = Int32Array.from(tokenizer.encode(corpus!.text));
   const { train: trainIds, val: valIds } = splitTokens(ids, VALIDATION_FRACTION, seq + 1);
   return {
     createSampler: () => new BatchSampler(trainIds, batch, seq, seed + 1),
@@ -186,42 +206,67 @@ function trainingData(
   };
 }
 
-function prepareOutputFolder(out: string, resume: boolean): void {
-  if (resume) {
-    if (!hasCheckpoint(out))
-      throw new TrainingError(`cannot resume: ${out} holds no checkpoint (start without --resume)`);
-    return;
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const resolved = resolveSettings(o);
+  const { settings } = resolved;
+  const notice = (message: string) => process.stderr.write(`${message}\n`); // even with quiet
+  const folder = openRunFolder(
+    o.out,
+    o.resume ? 'resume' : 'fresh',
+    `train --variant ${settings.variant}`,
+    notice,
+  );
+  try {
+    const result = await trainInFolder(o, resolved, notice);
+    folder.release();
+    return result;
+  } catch (error) {
+    if (o.resume) folder.release();
+    else folder.abandon();
+    throw error;
   }
-  if (existsSync(out) && readdirSync(out).length > 0) {
-    throw new TrainingError(
-      `${out} is not empty: pass --resume to continue the run there, or choose another --out`,
-    );
-  }
-  mkdirSync(out, { recursive: true });
 }
 
-export async function train(o: TrainOptions): Promise<TrainResult> {
+async function trainInFolder(
+  o: TrainOptions,
+  { preset, settings, evalEvery, saveEvery }: ReturnType<typeof resolveSettings>,
+  notice: (message: string) => void,
+): Promise<TrainResult> {
   const started = Date.now();
-  const { preset, settings } = resolveSettings(o);
-  const evalEvery = o.evalEvery ?? preset.training.evalEvery;
-  const saveEvery = o.saveEvery ?? preset.training.saveEvery;
-  prepareOutputFolder(o.out, o.resume ?? false);
   const backend = createBackend(o.backend ?? 'auto');
+  const corpus = o.examples ? undefined : o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
+  if (corpus && 'sources' in corpus) settings.data = corpusFingerprints(corpus);
+  const ckpt = o.resume ? loadCheckpoint(o.out, backend) : undefined;
+  if (ckpt) checkResumable(ckpt.state, settings);
 
-  // Data and tokenizer (a resumed run reuses the saved tokenizer; training it again gives the same one).
+  // Tokenizer: given, saved by the run, or trained (training it again gives the same one).
   const tokenizerPath = join(o.out, TOKENIZER_FILE);
   let tokenizer: Tokenizer;
-  if (o.tokenizer) {
-    tokenizer = o.tokenizer;
-    writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
-  } else if (o.resume && existsSync(tokenizerPath)) tokenizer = Tokenizer.fromFile(tokenizerPath);
+  if (o.tokenizer) tokenizer = o.tokenizer;
+  else if (o.resume && existsSync(tokenizerPath)) tokenizer = Tokenizer.fromFile(tokenizerPath);
   else {
-    const corpus = o.text !== undefined ? { text: o.text } : loadCorpus(o.data ?? []);
-    tokenizer = trainTokenizer(corpus.text, { vocabSize: settings.vocab });
-    writeFileAtomic(tokenizerPath, JSON.stringify(tokenizer.toJSON()));
+    tokenizer = trainTokenizer(corpus!.text, { vocabSize: settings.vocab });
+    if (tokenizer.vocabSize < settings.vocab)
+      notice(
+        `--vocab ${settings.vocab}: the corpus has no pair left to merge after ${tokenizer.vocabSize} tokens; the vocabulary has ${tokenizer.vocabSize}`,
+      );
     writeFileAtomic(join(o.out, 'tokenizer_config.json'), JSON.stringify(HF_TOKENIZER_CONFIG, null, 2));
   }
-  const data = trainingData(o, tokenizer, settings);
+  const tokenizerJson = JSON.stringify(tokenizer.toJSON());
+  const tokenizerPrint: FileFingerprint = {
+    bytes: Buffer.byteLength(tokenizerJson),
+    sha256: sha256(tokenizerJson),
+  };
+  const was = ckpt?.state.tokenizer;
+  if (was && was.sha256 !== tokenizerPrint.sha256)
+    throw new TrainingError(
+      `cannot resume: the tokenizer (${tokenizerPath}) changed since the checkpoint: it was ${was.bytes} bytes, sha256 ${was.sha256.slice(0, 12)}…, now ${tokenizerPrint.bytes} bytes, sha256 ${tokenizerPrint.sha256.slice(0, 12)}…`,
+    );
+  if (o.tokenizer || !existsSync(tokenizerPath)) {
+    if (ckpt && !o.tokenizer) notice(`${o.out}: ${TOKENIZER_FILE} was missing: trained it again`);
+    writeFileAtomic(tokenizerPath, tokenizerJson);
+  }
+  const data = trainingData(o, corpus, tokenizer, settings);
   const { bytesPerToken } = data;
 
   // Model, optimiser and sampler: fresh or from the checkpoint.
@@ -233,16 +278,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let optimiser: AdamWState;
   let sampler: Sampler;
   let startStep = 0;
-  if (o.resume) {
-    const ckpt = loadCheckpoint(o.out, backend);
-    const changed = Object.keys(settings).filter(
-      (k) => JSON.stringify(ckpt.state.settings[k]) !== JSON.stringify(settings[k as keyof typeof settings]),
-    );
-    if (changed.length) {
-      throw new TrainingError(
-        `cannot resume with different settings: ${changed.map((k) => `${k} was ${JSON.stringify(ckpt.state.settings[k])}, now ${JSON.stringify(settings[k as keyof typeof settings])}`).join('; ')}`,
-      );
-    }
+  if (ckpt) {
     model = new LanguageModel(ckpt.state.config, ckpt.params, backend);
     optimiser = ckpt.optimiser;
     sampler = data.restoreSampler(ckpt.state.sampler);
@@ -252,6 +288,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     model = new LanguageModel(config, initParameters(config, backend, new Rng(settings.seed)), backend);
     optimiser = { step: 0, m: zerosLike(model.params, backend), v: zerosLike(model.params, backend) };
     sampler = data.createSampler();
+  }
+  const saveModel = (step: number) =>
+    saveModelFolder(o.out, model, { step: String(step), variant: model.config.variant });
+  if (ckpt) {
+    const stale = staleModel(o.out, startStep);
+    if (stale) {
+      saveModel(startStep);
+      notice(`${o.out}: rewrote ${WEIGHTS_FILE} from the checkpoint (step ${startStep}): ${stale}`);
+    }
   }
   const shapes = parameterShapes(model.config);
   const decayed = new Set(
@@ -283,14 +328,27 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     return total / scored;
   };
+  // The model first, the checkpoint last: a crash in between leaves a checkpoint that a resume
+  // continues from (rewriting the model), never a checkpoint newer than the model it describes.
+  let savedStep = ckpt ? startStep : undefined;
   const save = (step: number) => {
+    saveModel(step);
     saveCheckpoint(o.out, model.params, optimiser, {
       step,
       sampler: sampler.state(),
       settings,
       config: model.config,
+      tokenizer: tokenizerPrint,
     });
-    saveModelFolder(o.out, model, { step: String(step), variant: model.config.variant });
+    savedStep = step;
+  };
+  const diverged = (step: number, why: string) => {
+    progress.stop();
+    const kept =
+      savedStep === undefined
+        ? 'no checkpoint was written yet'
+        : `the checkpoint of step ${savedStep} in ${o.out} is kept, unchanged`;
+    return new TrainingError(`training diverged at step ${step}: ${why}; ${kept} (try a lower --lr)`);
   };
 
   const label = o.label ?? settings.variant;
@@ -301,6 +359,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let lastVal = Number.NaN;
   let gradBuffer: ParameterSet | undefined; // reused every step
   for (let step = startStep + 1; step <= settings.steps; step++) {
+    await yieldToEventLoop(); // lets a signal handler run between steps (it releases the lock)
     const t0 = performance.now();
     const batch = sampler.next();
     const { loss, grads, lambdas } = model.lossAndGradients(
@@ -313,17 +372,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     gradBuffer = grads;
     for (const name of frozen) grads.get(name)!.fill(0);
     const gradNorm = clipGradients(grads, GRAD_CLIP, backend);
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      progress.stop();
-      const kept = hasCheckpoint(o.out)
-        ? `the last good checkpoint in ${o.out} is kept`
-        : 'no checkpoint was written yet';
-      throw new TrainingError(
-        `training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm}; ${kept} (try a lower --lr)`,
-      );
-    }
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm))
+      throw diverged(step, `loss ${loss}, gradient norm ${gradNorm}`);
     const lr = learningRate(schedule, step);
     adamwStep(model.params, grads, optimiser, lr, decayed, ADAMW_DEFAULTS, backend);
+    const nonFinite =
+      findNonFinite(model.params) ??
+      findNonFinite(prefixed('adam_m.', optimiser.m)) ??
+      findNonFinite(prefixed('adam_v.', optimiser.v));
+    const bad = nonFinite ? describeNonFinite(nonFinite) : nonFiniteLambda(model.config, model.params);
+    if (bad)
+      throw diverged(
+        step,
+        `after the update (learning rate ${lr}, loss ${loss}, gradient norm ${gradNorm}) ${bad}`,
+      );
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
 
@@ -356,6 +418,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     config: model.config,
     parameters: countParameters(model.config).total,
     steps: settings.steps,
+    stepsRun: ranSteps,
     finalTrainLoss: last?.train_loss ?? Number.NaN,
     finalValLoss: lastVal,
     finalValBpb: lastVal / (Math.LN2 * bytesPerToken),
@@ -364,4 +427,32 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     backend: backend.name,
     wallSeconds: (Date.now() - started) / 1000,
   };
+}
+
+function* prefixed(prefix: string, set: ParameterSet): Iterable<[string, ArrayLike<number>]> {
+  for (const [name, values] of set) yield [prefix + name, values];
+}
+
+/** A resume must repeat the settings exactly, and train on the same data (compared by content). */
+function checkResumable(state: RunState, settings: Record<string, unknown>): void {
+  const changed = Object.keys(settings)
+    .filter((k) => k !== 'data' && JSON.stringify(state.settings[k]) !== JSON.stringify(settings[k]))
+    .map((k) => `${k} was ${JSON.stringify(state.settings[k])}, now ${JSON.stringify(settings[k])}`);
+  const data = dataChange(state.settings.data, settings.data as unknown[]);
+  if (data) throw new TrainingError(`cannot resume: ${data}`);
+  if (changed.length) throw new TrainingError(`cannot resume with different settings: ${changed.join('; ')}`);
+}
+
+/** Why model.safetensors does not hold the checkpoint's step (missing, damaged, other step), if it does not. */
+function staleModel(dir: string, step: number): string | undefined {
+  const path = join(dir, WEIGHTS_FILE);
+  if (!existsSync(path)) return `${WEIGHTS_FILE} was missing`;
+  let metadata: Record<string, string>;
+  try {
+    metadata = readSafetensorsFile(path).metadata;
+  } catch (error) {
+    return `it was unreadable (${(error as Error).message})`;
+  }
+  if (metadata.step !== String(step)) return `it held step ${metadata.step ?? '(none recorded)'}`;
+  return existsSync(join(dir, 'config.json')) ? undefined : 'config.json was missing';
 }
