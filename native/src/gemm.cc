@@ -299,6 +299,15 @@ const OwnKernel* ownKernel(GemmKernel kernel) {
   }
 }
 
+/** This thread's index in the enclosing OpenMP team (0 outside one, or without OpenMP). */
+static inline int threadIndex() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k, const float* a, size_t lda,
              const float* b, size_t ldb, float beta, float* c, size_t ldc, int threads) {
   const double work = static_cast<double>(m) * n * k;
@@ -310,11 +319,7 @@ void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k,
     nt = std::min(nt, (total + per - 1) / per);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-#ifdef _OPENMP
-      const int t = omp_get_thread_num();
-#else
-      const int t = 0;
-#endif
+      const int t = threadIndex();
       const int s0 = std::min(total, t * per), s1 = std::min(total, s0 + per);
       if (s1 > s0 && splitN) kr.rows(a, lda, 0, m, b, ldb, s0, s1, k, beta, c, ldc);
       if (s1 > s0 && !splitN) kr.rows(a, lda, s0, s1, b, ldb, 0, n, k, beta, c, ldc);
@@ -327,11 +332,7 @@ void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k,
   nt = std::min(nt, byRows ? mPanels : nPanels);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-#ifdef _OPENMP
-    const int t = omp_get_thread_num();
-#else
-    const int t = 0;
-#endif
+    const int t = threadIndex();
     const int panels = byRows ? mPanels : nPanels, step = byRows ? kr.mr : kr.nr, total = byRows ? m : n;
     const int i0 = std::min(total, static_cast<int>(static_cast<long>(panels) * t / nt) * step);
     const int i1 = std::min(total, static_cast<int>(static_cast<long>(panels) * (t + 1) / nt) * step);

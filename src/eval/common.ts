@@ -27,6 +27,7 @@ import type { Preset } from '../train/presets.ts';
 import { train } from '../train/trainer.ts';
 import {
   type Arm,
+  baselineGeometry,
   nonEmbeddingParameters as nonEmbedding,
   PLANS,
   type Plan,
@@ -395,19 +396,7 @@ export function presetOf(spec: RunSpec, vocab: number): Preset {
     name: `eval-${spec.task}-${s.name}`,
     description: `experiment size ${s.name}`,
     vocab,
-    baseline: {
-      variant: 'baseline',
-      d_model: s.d_model,
-      n_layers: s.n_layers,
-      ffn_hidden: s.ffn_hidden,
-      n_heads: s.n_heads,
-      n_kv_heads: s.n_heads,
-      head_dim: s.head_dim,
-      rope_theta: 10000,
-      norm_eps: 1e-5,
-      subln_eps: 1e-5,
-      tie_embeddings: false,
-    },
+    baseline: baselineGeometry(s),
     training: { ...spec.training, saveEvery: spec.training.steps },
   };
 }

@@ -5,12 +5,12 @@
  *                head and sequence) and with every matrix quantised per row, at each bit width;
  *   lm-outliers  k-th largest |attention logit| and |hidden state| over validation windows.
  */
-import { LanguageModel } from '../model/lm.ts';
+import type { LanguageModel } from '../model/lm.ts';
 import type { EvalContext, Probe } from './common.ts';
 import { lmValidation } from './data.ts';
 import { type OutlierStats, outlierStats } from './outlier-stats.ts';
 import { probeForward, probeLoss } from './probe.ts';
-import { quantizeWeights } from './quantize.ts';
+import { withQuantisedWeights } from './quantize.ts';
 
 export interface LmQuantProbe {
   /** 32 = no quantisation. */
@@ -48,14 +48,7 @@ export function lmProbes(ctx: EvalContext): Record<string, Probe> {
         }
         return total / rows;
       };
-      const quantised = (b: number) =>
-        b >= 32
-          ? model
-          : new LanguageModel(
-              model.config,
-              quantizeWeights(model.config, model.params, model.backend, b),
-              model.backend,
-            );
+      const quantised = (b: number) => withQuantisedWeights(model, b);
       return {
         bits,
         logits: bits.map((b) => valLoss(model, b)),

@@ -10,14 +10,13 @@
 import type { Floats } from '../core/backend.ts';
 import { Rng } from '../core/rng.ts';
 import type { Variant } from '../model/config.ts';
-import { LanguageModel } from '../model/lm.ts';
 import { attentionShares, figureRows } from './attention-probe.ts';
 import { armSpec, type EvalContext, type Probe, type RunRecord, VARIANT_ORDER } from './common.ts';
 import { needleData, taskBase } from './data.ts';
 import { bestLrs } from './lr.ts';
 import { ARMS } from './plan.ts';
 import { probeForward } from './probe.ts';
-import { quantizeWeights } from './quantize.ts';
+import { withQuantisedWeights } from './quantize.ts';
 import {
   forwardPadded,
   greedyReproduces,
@@ -155,14 +154,7 @@ function needleProbes(ctx: EvalContext): Record<string, Probe> {
         ),
       );
       const weights = bits.map((b) => {
-        const q =
-          b >= 32
-            ? model
-            : new LanguageModel(
-                model.config,
-                quantizeWeights(model.config, model.params, model.backend, b),
-                model.backend,
-              );
+        const q = withQuantisedWeights(model, b);
         return accuracy(
           items,
           scoreNeedles((t, B, T) => q.forward(t, B, T).logits, V, items),

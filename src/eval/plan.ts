@@ -182,9 +182,15 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
 
 /** The baseline config of a size (vocabulary `vocab`). */
 export function baselineConfig(s: Size, vocab: number): ModelConfig {
+  // key order as before (variant, vocab_size, geometry): run hashes are over the serialised config
+  const { variant, ...geometry } = baselineGeometry(s);
+  return { variant, vocab_size: vocab, ...geometry };
+}
+
+/** The baseline config of a size without its vocabulary (a preset's baseline). */
+export function baselineGeometry(s: Size): Omit<ModelConfig, 'vocab_size'> {
   return {
     variant: 'baseline',
-    vocab_size: vocab,
     d_model: s.d_model,
     n_layers: s.n_layers,
     ffn_hidden: s.ffn_hidden,

@@ -12,6 +12,7 @@
  */
 import type { Backend, Floats } from '../core/backend.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { LanguageModel } from '../model/lm.ts';
 import { type ParameterSet, parameterShapes } from '../model/parameters.ts';
 
 function checkBits(bits: number): void {
@@ -60,4 +61,14 @@ export function quantizeWeights(
     out.set(name, copy);
   }
   return out;
+}
+
+/** The model itself at 32 bits or more, else a copy whose matrices are quantised per row to `bits`. */
+export function withQuantisedWeights(model: LanguageModel, bits: number): LanguageModel {
+  if (bits >= 32) return model;
+  return new LanguageModel(
+    model.config,
+    quantizeWeights(model.config, model.params, model.backend, bits),
+    model.backend,
+  );
 }
