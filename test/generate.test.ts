@@ -11,7 +11,7 @@ import { generateText, generateTokens } from '../src/generate/generate.ts';
 import { argmax, sampleToken, validateSampler } from '../src/generate/sampler.ts';
 import { matchedConfig, parseConfig } from '../src/model/config.ts';
 import { LanguageModel } from '../src/model/lm.ts';
-import { initParameters } from '../src/model/parameters.ts';
+import { initParameters, parameterShapes } from '../src/model/parameters.ts';
 import { trainTokenizer } from '../src/tokenizer/index.ts';
 
 describe('sampler', () => {
@@ -123,4 +123,54 @@ test('generateText streams lossless pieces and stops at the end-of-text token', 
   const stopped = generateText(model, tokenizer, 'the whale', { maxTokens: 30, temperature: 0 });
   assert.ok(stopped.ids.length < 30);
   assert.throws(() => generateText(model, tokenizer, '', { maxTokens: 3 }), /the prompt must not be empty/);
+});
+
+describe('per-token work of KV-cached decoding (the guard against per-token re-validation or copies)', () => {
+  for (const variant of ['diff', 'baseline', 'diffv2'] as const) {
+    test(`${variant}: each new token makes the same backend calls, reads each weight matrix once, holds the weights once`, () => {
+      const config = matchedConfig({ ...baseline, n_kv_heads: 2 }, variant);
+      const js = createJsBackend();
+      const calls = new Map<string, number>();
+      let weightFloats = 0;
+      let holds = 0;
+      const counted = new Proxy(js, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver);
+          if (typeof value !== 'function' || typeof key !== 'string') return value;
+          return (...args: unknown[]) => {
+            calls.set(key, (calls.get(key) ?? 0) + 1);
+            if (key === 'linearForward') weightFloats += (args[1] as Float32Array).length;
+            return value.apply(target, args);
+          };
+        },
+      });
+      counted.holdWeights = () => {
+        holds++;
+        return () => {};
+      };
+      const model = new LanguageModel(config, initParameters(config, js, new Rng(3)), counted);
+      const run = (maxTokens: number) => {
+        calls.clear();
+        weightFloats = 0;
+        holds = 0;
+        const n = [...generateTokens(model, [5, 17, 42], { maxTokens, temperature: 0 })].length;
+        assert.equal(n, maxTokens);
+        return { calls: new Map(calls), weightFloats, holds };
+      };
+      const [a, b, c] = [run(4), run(8), run(12)];
+      assert.deepEqual([a.holds, b.holds, c.holds], [1, 1, 1], 'holdWeights once per generation');
+      for (const key of new Set([...a.calls.keys(), ...c.calls.keys()])) {
+        const [x, y, z] = [a, b, c].map((r) => r.calls.get(key) ?? 0);
+        assert.equal(z - y, y - x, `${key}: calls per token not constant (${x}, ${y}, ${z})`);
+      }
+      for (const key of ['sumOfSquares', 'adamwUpdate', 'linearBackward'])
+        assert.ok(!c.calls.has(key), `${key} called during generation`);
+      let matrices = 0; // the linear layers' weights: every matrix but an untied embedding table
+      for (const [name, shape] of parameterShapes(config))
+        if (shape.length === 2 && (name !== 'model.embed_tokens.weight' || config.tie_embeddings))
+          matrices += shape[0] * shape[1];
+      const perToken = (c.weightFloats - b.weightFloats) / 4;
+      assert.equal(perToken, matrices, 'every weight matrix read exactly once per token');
+    });
+  }
 });

@@ -125,6 +125,26 @@ napi_value LinearForward(napi_env env, const Args& a) {
   return undefinedValue(env);
 }
 
+// linearForwardBf16(x, wBits, rows, inDim, outDim, y): y = x·wᵀ, w [out, in] as bfloat16 bits (Uint16Array)
+napi_value LinearForwardBf16(napi_env env, const Args& a) {
+  const int rows = a.integer(2), in = a.integer(3), out = a.integer(4);
+  size_t nx, nw, ny;
+  const float* x = a.f32(0, &nx);
+  const uint16_t* w = a.array<uint16_t>(1, napi_uint16_array, &nw);
+  float* y = a.f32(5, &ny);
+  require(nx >= static_cast<size_t>(rows) * in && nw >= static_cast<size_t>(out) * in &&
+              ny >= static_cast<size_t>(rows) * out,
+          "linearForwardBf16: array too short");
+  dt::linearBf16(x, rows, w, in, out, y, dt::kernelThreads());
+  return undefinedValue(env);
+}
+
+// streamReadGBps(megabytes, threads, seconds) → GB/s of a streaming read (see kernels.h)
+napi_value StreamReadGBps(napi_env env, const Args& a) {
+  require(a.num(0) > 0 && a.num(1) >= 1, "streamReadGBps: expected megabytes > 0 and threads ≥ 1");
+  return number(env, dt::streamReadGBps(static_cast<size_t>(a.num(0) * (1 << 20)), a.integer(1), a.num(2)));
+}
+
 // linearBackward(dy, x, w, rows, inDim, outDim, dw, dx | null)
 napi_value LinearBackward(napi_env env, const Args& a) {
   const int rows = a.integer(3), in = a.integer(4), out = a.integer(5);
@@ -419,7 +439,7 @@ napi_value string(napi_env env, const char* s) {
   return out;
 }
 
-// info() → { blas, blasThreads, threads, fmaWidth, gemm, gemmTile, gemmKernels }
+// info() → { blas, blasThreads, threads, fmaWidth, gemm, gemmTile, gemmKernels, decodeThreads }
 napi_value Info(napi_env env, const Args&) {
   napi_value obj, blas, bt, kt;
   napi_create_object(env, &obj);
@@ -442,6 +462,9 @@ napi_value Info(napi_env env, const Args&) {
     if (dt::gemmAvailable(k)) napi_set_element(env, kernels, count++, string(env, dt::gemmKernelName(k)));
   }
   napi_set_named_property(env, obj, "gemmKernels", kernels);
+  napi_value dth;
+  napi_create_int32(env, dt::decodeThreads(dt::kernelThreads()), &dth);
+  napi_set_named_property(env, obj, "decodeThreads", dth);
   return obj;
 }
 
@@ -464,6 +487,8 @@ NAPI_MODULE_INIT() {
       {"crossEntropy", nullptr, wrap<CrossEntropy>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addInPlace", nullptr, wrap<AddInPlace>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scaleInPlace", nullptr, wrap<ScaleInPlace>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"linearForwardBf16", nullptr, wrap<LinearForwardBf16>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"streamReadGBps", nullptr, wrap<StreamReadGBps>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, wrap<FmaPeakGflops>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOfSquares", nullptr, wrap<SumOfSquares>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamwUpdate", nullptr, wrap<AdamwUpdate>, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -327,6 +327,46 @@ double fmaPeakGflops(double seconds) {
   return fmaPeak8(seconds);
 }
 
+double streamReadGBps(size_t bytes, int threads, double seconds) {
+  const size_t n = std::max<size_t>(bytes / sizeof(float), 64) / 64 * 64;
+  float* buf = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+  if (!buf) throw std::bad_alloc();
+  const int nt = std::max(1, std::min(threads, gKernelThreads));
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (size_t i = 0; i < n; i++) buf[i] = 1.0f;  // each thread's pages on its own node
+  typedef float vec __attribute__((vector_size(64)));
+  float sink = 0;
+  double best = 0, elapsed = 0;
+  while (elapsed < seconds || best == 0) {  // passes until `seconds`; the fastest pass counts
+    const double t0 = wallSeconds();
+#pragma omp parallel num_threads(nt) reduction(+ : sink)
+    {
+      int tid = 0, count = 1;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+      count = omp_get_num_threads();
+#endif
+      const size_t lo = n / 64 * tid / count * 64, hi = n / 64 * (tid + 1) / count * 64;
+      vec a0{}, a1{}, a2{}, a3{};  // four independent sums keep enough loads in flight
+      for (size_t i = lo; i < hi; i += 64) {
+        a0 += *reinterpret_cast<const vec*>(buf + i);
+        a1 += *reinterpret_cast<const vec*>(buf + i + 16);
+        a2 += *reinterpret_cast<const vec*>(buf + i + 32);
+        a3 += *reinterpret_cast<const vec*>(buf + i + 48);
+      }
+      const vec s = a0 + a1 + a2 + a3;
+      for (int j = 0; j < 16; j++) sink += s[j];
+    }
+    const double t = wallSeconds() - t0;
+    elapsed += t;
+    best = std::max(best, static_cast<double>(n) * sizeof(float) / t / 1e9);
+  }
+  std::free(buf);
+  volatile float keep = sink;
+  (void)keep;
+  return best;
+}
+
 double sumOfSquares(const float* x, size_t n) {
   double total = 0;
 #pragma omp parallel reduction(+ : total) if (n > kParallelMin / 2)

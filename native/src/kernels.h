@@ -40,6 +40,13 @@ int fmaWidth();
 /// GFLOP/s of fmaWidth()-wide fused multiply-adds on every kernel thread (the fp32 peak for MFU).
 double fmaPeakGflops(double seconds);
 
+/**
+ * GB/s of reading a buffer of `bytes` (make it larger than the caches) once per pass on `threads`
+ * OpenMP threads (at most kernelThreads()), passes for about `seconds`, the fastest counting: the
+ * bandwidth that bounds decoding, which reads every weight once per token.
+ */
+double streamReadGBps(size_t bytes, int threads, double seconds);
+
 /** Σ x², accumulated in double */
 double sumOfSquares(const float* x, size_t n);
 

@@ -31,6 +31,11 @@ const variant = (value: string): Variant => {
     throw new InvalidArgumentError(`expected one of ${VARIANTS.join(', ')}, found "${value}"`);
   return value as Variant;
 };
+const weightDtype = (value: string): 'f32' | 'bf16' => {
+  if (value !== 'f32' && value !== 'bf16')
+    throw new InvalidArgumentError(`--dtype must be f32 or bf16, found "${value}"`);
+  return value;
+};
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function buildProgram(): Command {
@@ -95,17 +100,31 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'sampling seed', integer('--seed'), 0)
     .option('--no-cache', 'recompute the whole prefix each step instead of using the KV cache')
     .option('--backend <name>', 'js | auto (and native when built)', 'auto')
+    .option(
+      '--dtype <name>',
+      'weights: f32 | bf16 (rounded at load, float32 sums; native reads half the bytes)',
+      weightDtype,
+      'f32',
+    )
     .action(async (o) => {
-      const [{ createBackend }, { loadModelFolder }, { TOKENIZER_FILE }, { Tokenizer }, { generateText }] =
-        await Promise.all([
-          import('../backends/index.ts'),
-          import('../io/model-folder.ts'),
-          import('../train/trainer.ts'),
-          import('../tokenizer/index.ts'),
-          import('../generate/generate.ts'),
-        ]);
+      const [
+        { createBackend },
+        { loadModelFolder },
+        { TOKENIZER_FILE },
+        { Tokenizer },
+        { generateText },
+        { bf16Model },
+      ] = await Promise.all([
+        import('../backends/index.ts'),
+        import('../io/model-folder.ts'),
+        import('../train/trainer.ts'),
+        import('../tokenizer/index.ts'),
+        import('../generate/generate.ts'),
+        import('../generate/bf16.ts'),
+      ]);
       const backend = createBackend(o.backend);
-      const model = loadModelFolder(o.model, backend);
+      const loaded = loadModelFolder(o.model, backend);
+      const model = o.dtype === 'bf16' ? bf16Model(loaded) : loaded;
       const tokenizerPath = join(o.model, TOKENIZER_FILE);
       if (!existsSync(tokenizerPath))
         throw new Error(
@@ -118,7 +137,7 @@ export function buildProgram(): Command {
         );
       }
       process.stderr.write(
-        `[${model.config.variant}, backend ${backend.name}${o.cache ? ', KV cache' : ', no cache'}]\n`,
+        `[${model.config.variant}, backend ${backend.name}, ${o.dtype} weights${o.cache ? ', KV cache' : ', no cache'}]\n`,
       );
       generateText(
         model,
@@ -131,6 +150,7 @@ export function buildProgram(): Command {
           topP: o.topP,
           seed: o.seed,
           useCache: o.cache,
+          dtype: o.dtype,
         },
         (piece) => process.stdout.write(piece),
       );

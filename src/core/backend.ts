@@ -169,8 +169,10 @@ export interface Backend {
    * Optional: keep `arrays` (a model's weights) where the kernels read them until the returned
    * release is called, instead of copying them in for every op; the caller promises not to change
    * them meanwhile (inference, e.g. generation). Backends that read arrays in place do without it.
+   * `dtype: 'bf16'`: the linear layers may read the held weights as bfloat16 (rounded to nearest
+   * even, products summed in float32; the native backend does), which halves the bytes per token.
    */
-  holdWeights?(arrays: Iterable<Floats>): () => void;
+  holdWeights?(arrays: Iterable<Floats>, options?: { dtype?: 'f32' | 'bf16' }): () => void;
 
   /**
    * Optional: run `fn` with the outputs of ops taken from scratch memory that the next call reuses

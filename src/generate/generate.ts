@@ -6,6 +6,7 @@
 import { Rng } from '../core/rng.ts';
 import { type LanguageModel, tokenIds } from '../model/lm.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
+import type { WeightDtype } from './bf16.ts';
 import { type SamplerOptions, sampleToken, validateSampler } from './sampler.ts';
 
 export interface GenerateOptions extends SamplerOptions {
@@ -14,6 +15,12 @@ export interface GenerateOptions extends SamplerOptions {
   useCache?: boolean;
   /** Token id that ends generation (not emitted). */
   stopId?: number;
+  /**
+   * 'bf16': the linear layers read the weights as bfloat16 where the backend can (native), summing in
+   * float32 — half the bytes per token. Meant for a model from bf16Model(), whose weights are already
+   * bfloat16 values, so that every backend computes the same model. Default 'f32'.
+   */
+  dtype?: WeightDtype;
 }
 
 /** Yields generated token ids one at a time. */
@@ -23,6 +30,8 @@ export function* generateTokens(
   o: GenerateOptions,
 ): Generator<number> {
   validateSampler(o);
+  if (o.dtype !== undefined && o.dtype !== 'f32' && o.dtype !== 'bf16')
+    throw new RangeError(`dtype must be f32 or bf16, found ${o.dtype}`);
   if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0))
     throw new RangeError(`maxTokens must be an integer ≥ 0, found ${o.maxTokens}`);
   if (prompt.length === 0) throw new RangeError('the prompt must encode to at least one token');
@@ -33,7 +42,11 @@ export function* generateTokens(
   const cache = useCache ? model.createCache() : undefined;
   const sequence = [...prompt];
   let input = Int32Array.from(prompt);
-  const release = model.holdWeights(); // the weights stay put while we generate
+  // the weights stay put while we generate (and, for bf16, are read in 16 bits where the backend can)
+  const release =
+    o.dtype === 'bf16'
+      ? (model.backend.holdWeights?.(model.params.values(), { dtype: 'bf16' }) ?? (() => {}))
+      : model.holdWeights();
   try {
     for (let i = 0; i < o.maxTokens; i++) {
       const { logits } = model.forward(input, 1, input.length, { cache });

@@ -25,6 +25,8 @@ export interface Addon {
     gemm: string;
     gemmTile: string;
     gemmKernels: string[];
+    /** threads of the decoding products (at most 4 rows against a weight matrix), DIFF_TRANSFORMER_DECODE_THREADS */
+    decodeThreads: number;
   };
   /**
    * C [m, n] = op(A)·op(B) + β·C on `kernel` ("auto", "avx512", "avx2", "portable", "blas"), row-major
@@ -54,6 +56,17 @@ export interface Addon {
     outDim: number,
     y: Float32Array,
   ): void;
+  /** y = x·wᵀ with w [outDim, inDim] given as bfloat16 bits, summed in float32. */
+  linearForwardBf16(
+    x: Float32Array,
+    w: Uint16Array,
+    rows: number,
+    inDim: number,
+    outDim: number,
+    y: Float32Array,
+  ): void;
+  /** GB/s of a streaming read of a `megabytes` buffer on `threads` threads, the fastest pass in about `seconds`. */
+  streamReadGBps(megabytes: number, threads: number, seconds: number): number;
   linearBackward(
     dy: Float32Array,
     x: Float32Array,
@@ -190,7 +203,13 @@ export function loadNativeAddon(): Addon | null {
       process.env.GOMP_SPINCOUNT = ADDON_GOMP_SPINCOUNT;
     }
     const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
-    if (typeof addon?.info !== 'function' || typeof addon.gemm !== 'function') return cached;
+    // an addon built from older sources (missing exports) counts as absent until rebuilt
+    if (
+      typeof addon?.info !== 'function' ||
+      typeof addon.gemm !== 'function' ||
+      typeof addon.linearForwardBf16 !== 'function'
+    )
+      return cached;
     addon.info();
     cached = addon;
   } catch {

@@ -21,6 +21,7 @@ import type {
   Floats,
 } from '../../core/backend.ts';
 import { countScoredTargets } from '../../core/backend.ts';
+import { heldBf16Bits } from '../../generate/bf16.ts';
 import { checkGeometry } from '../js/attention.ts';
 import { createJsBackend } from '../js/index.ts';
 import { ScratchArena, scratchEnabled } from '../scratch.ts';
@@ -97,6 +98,8 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
   const alloc = (n: number) => scratch.alloc(n);
   /** Outputs the kernels accumulate into: the same, zero-filled. */
   const cleared = (n: number) => alloc(n).fill(0);
+  /** bfloat16 copies of the weights held with dtype 'bf16' (holdWeights), which linearForward reads instead. */
+  const bf16Held = new Map<Floats, Uint16Array>();
 
   return {
     name: 'native',
@@ -105,6 +108,18 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
     zeros,
     fromArray: (values) => Float32Array.from(values),
     withScratch: scratchEnabled() ? (fn) => scratch.run(fn) : undefined,
+    holdWeights(arrays, options) {
+      if (options?.dtype !== 'bf16') return () => {};
+      const added: Floats[] = [];
+      for (const a of arrays)
+        if (!bf16Held.has(a)) {
+          bf16Held.set(a, heldBf16Bits(a));
+          added.push(a);
+        }
+      return () => {
+        for (const a of added) bf16Held.delete(a);
+      };
+    },
 
     embeddingForward(table, tokens, dim) {
       checkTokens(tokens, table.length / dim, 'token', 'position');
@@ -132,7 +147,9 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Backend
 
     linearForward(x, w, rows, inDim, outDim) {
       const y = alloc(rows * outDim);
-      addon.linearForward(f32(x), f32(w), rows, inDim, outDim, y);
+      const bits = bf16Held.get(w);
+      if (bits) addon.linearForwardBf16(f32(x), bits, rows, inDim, outDim, y);
+      else addon.linearForward(f32(x), f32(w), rows, inDim, outDim, y);
       return y;
     },
     linearBackward(dy, x, w, rows, inDim, outDim, dw, wantDx) {
