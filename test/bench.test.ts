@@ -57,3 +57,33 @@ test('the measured peak is a positive GFLOP/s figure (or the reference figure wi
   assert.ok(Number.isFinite(gflops) && gflops > 1, `${gflops}`);
   assert.match(source, loadNativeAddon() ? /measured here/ : /reference machine/);
 });
+
+test('generation table: tokens/s as a share of the streaming-read bound (bandwidth over weight bytes per token)', async () => {
+  const { generationTable } = await import('../src/bench/run.ts');
+  const record = {
+    mode: 'generate' as const,
+    variant: 'diff' as const,
+    backend: 'native',
+    d_model: 512,
+    n_layers: 4,
+    seq: 16,
+    batch: 1,
+    vocab: 2048,
+    params: 1,
+    tokens_per_s: 150,
+    mfu: 0,
+    peak_rss_mb: 1,
+    dtype: 'bf16' as const,
+    weight_bytes_per_token: 30e6,
+  };
+  const table = generationTable([record], { oneThread: 9, allThreads: 6, threads: 2 });
+  // bound 9 GB/s / 30 MB = 300 tokens/s; 150 of it is 50%
+  assert.match(table, /\| diff \| native \| bf16 \| 30\.0 \| 150 \| 300 \| 50% \|/);
+  assert.match(table, /9\.0 GB\/s on 1 thread, 6\.0 GB\/s on 2/);
+});
+
+test('the streaming-read bandwidth is a plausible number', { skip: !loadNativeAddon() }, async () => {
+  const { streamBandwidth } = await import('../src/bench/run.ts');
+  const bw = streamBandwidth()!;
+  for (const gbps of [bw.oneThread, bw.allThreads]) assert.ok(gbps > 0.5 && gbps < 5000, `${gbps} GB/s`);
+});

@@ -5,6 +5,7 @@
  */
 import { createBackend } from '../backends/index.ts';
 import { Rng } from '../core/rng.ts';
+import { bf16Model, type WeightDtype } from '../generate/bf16.ts';
 import { generateTokens } from '../generate/generate.ts';
 import { type ModelConfig, parseConfig, type Variant } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
@@ -28,6 +29,10 @@ export interface BenchCase {
   vocab: number;
   /** Generation: tokens to generate after a `seq`-token prompt. */
   newTokens?: number;
+  /** Generation: weight storage (bf16: rounded at load, read in 16 bits where the backend can). */
+  dtype?: WeightDtype;
+  /** Name of the row in the table (default: the backend's name), e.g. "native (openblas)". */
+  label?: string;
   /** Seconds to spend measuring (at least one step). */
   seconds: number;
   /** Peak fp32 FLOP/s of the machine, for MFU. */
@@ -47,6 +52,10 @@ export interface BenchRecord {
   tokens_per_s: number;
   mfu: number;
   peak_rss_mb: number;
+  /** Generation: weight storage. */
+  dtype?: WeightDtype;
+  /** Generation: bytes of weight matrices read per token (what bounds decoding). */
+  weight_bytes_per_token?: number;
 }
 
 /** The configuration bench_torch.py uses: head width 32, FFN ≈ 8/3·d rounded up to 8, no GQA. */
@@ -81,6 +90,15 @@ export function forwardFlopsPerToken(c: ModelConfig, seq: number): number {
   return 2 * matmul + attention;
 }
 
+/** Floats of the weight matrices decoding reads per token: every 2-D parameter but an untied embedding table. */
+export function weightMatrixFloats(c: ModelConfig): number {
+  let n = 0;
+  for (const [name, shape] of parameterShapes(c))
+    if (shape.length === 2 && (name !== 'model.embed_tokens.weight' || c.tie_embeddings))
+      n += shape[0] * shape[1];
+  return n;
+}
+
 export function runBenchCase(k: BenchCase): BenchRecord {
   const backend = createBackend(k.backend);
   const config = benchConfig(k.variant, k.d_model, k.n_layers, k.vocab);
@@ -111,7 +129,10 @@ export function runBenchCase(k: BenchCase): BenchRecord {
   } else {
     const prompt = Array.from(tokens.subarray(0, k.seq));
     const newTokens = k.newTokens ?? 64;
-    const run = () => [...generateTokens(model, prompt, { maxTokens: newTokens, temperature: 0 })].length;
+    const dtype = k.dtype ?? 'f32';
+    const generator = dtype === 'bf16' ? bf16Model(model) : model; // converted once, as at load
+    const run = () =>
+      [...generateTokens(generator, prompt, { maxTokens: newTokens, temperature: 0, dtype })].length;
     run(); // warm-up
     let generated = 0;
     const t0 = performance.now();
@@ -123,7 +144,7 @@ export function runBenchCase(k: BenchCase): BenchRecord {
   return {
     mode: k.mode,
     variant: k.variant,
-    backend: backend.name,
+    backend: k.label ?? backend.name,
     d_model: k.d_model,
     n_layers: k.n_layers,
     seq: k.seq,
@@ -133,5 +154,11 @@ export function runBenchCase(k: BenchCase): BenchRecord {
     tokens_per_s: Math.round(tokensPerSecond),
     mfu: Number(((tokensPerSecond * flopsPerToken) / k.peakFlops).toFixed(4)),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    ...(k.mode === 'generate'
+      ? {
+          dtype: k.dtype ?? 'f32',
+          weight_bytes_per_token: weightMatrixFloats(config) * ((k.dtype ?? 'f32') === 'bf16' ? 2 : 4),
+        }
+      : {}),
   };
 }

@@ -53,6 +53,8 @@ export interface BenchOptions {
   torch: boolean;
   memory: boolean;
   generate: boolean;
+  /** Also run the native cases on OpenBLAS (DIFF_TRANSFORMER_BLAS=openblas), when it loads: both GEMMs side by side. */
+  openblas?: boolean;
   onRecord?: (r: BenchRecord) => void;
 }
 
@@ -62,10 +64,11 @@ const caseWorker = import.meta.url.endsWith('.ts')
   ? ['--import', import.meta.resolve('tsx'), join(here, 'case-worker.ts')]
   : [join(here, 'case-worker.js')];
 
-function runCase(k: BenchCase): BenchRecord {
+function runCase(k: BenchCase, env: NodeJS.ProcessEnv = {}): BenchRecord {
   const r = spawnSync(process.execPath, [...caseWorker, JSON.stringify(k)], {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
+    env: { ...process.env, ...env },
   });
   if (r.status !== 0)
     throw new Error(
@@ -122,6 +125,31 @@ function runTorch(
   };
 }
 
+/** Whether the native addon can run OpenBLAS here (libopenblas loadable). */
+export function openblasAvailable(): boolean {
+  const addon = loadNativeAddon();
+  const one = () => new Float32Array(1);
+  return !!addon && addon.gemm('blas', false, false, 1, 1, 1, one(), 1, one(), 1, 0, one(), 1);
+}
+
+export const OPENBLAS_LABEL = 'native (openblas)';
+const OPENBLAS_ENV = { DIFF_TRANSFORMER_BLAS: 'openblas' };
+
+/**
+ * The streaming-read bandwidth that bounds decoding: GB/s reading a 256 MiB buffer (beyond the caches)
+ * on one thread and on every kernel thread (the native addon's loop; null without the addon).
+ */
+export function streamBandwidth(): { oneThread: number; allThreads: number; threads: number } | null {
+  const addon = loadNativeAddon();
+  if (!addon) return null;
+  const threads = addon.info().threads;
+  return {
+    oneThread: addon.streamReadGBps(256, 1, 1),
+    allThreads: addon.streamReadGBps(256, threads, 1),
+    threads,
+  };
+}
+
 export function runBenchmarks(o: BenchOptions): BenchRecord[] {
   const records: BenchRecord[] = [];
   const peakFlops = o.peakGflops * 1e9;
@@ -130,11 +158,28 @@ export function runBenchmarks(o: BenchOptions): BenchRecord[] {
     records.push(r);
     o.onRecord?.(r);
   };
+  const openblas = (o.openblas ?? false) && o.backends.includes('native') && openblasAvailable();
   for (const sizeName of o.sizes) {
     const size = SIZES[sizeName];
     for (const variant of o.variants) {
-      for (const backend of o.backends)
+      for (const backend of o.backends) {
         add(runCase({ mode: 'train', variant, backend, ...size, seconds: o.seconds, peakFlops }));
+        if (backend === 'native' && openblas)
+          add(
+            runCase(
+              {
+                mode: 'train',
+                variant,
+                backend,
+                label: OPENBLAS_LABEL,
+                ...size,
+                seconds: o.seconds,
+                peakFlops,
+              },
+              OPENBLAS_ENV,
+            ),
+          );
+      }
       if (o.torch) {
         const flops =
           3 * forwardFlopsPerToken(benchConfig(variant, size.d_model, size.n_layers, size.vocab), size.seq);
@@ -145,20 +190,18 @@ export function runBenchmarks(o: BenchOptions): BenchRecord[] {
   if (o.generate) {
     const size = SIZES.large;
     for (const variant of o.variants) {
+      const generation = { mode: 'generate', variant, ...size, seq: 16, batch: 1, newTokens: 64 } as const;
       for (const backend of o.backends) {
-        add(
-          runCase({
-            mode: 'generate',
-            variant,
-            backend,
-            ...size,
-            seq: 16,
-            batch: 1,
-            newTokens: 64,
-            seconds: o.seconds,
-            peakFlops,
-          }),
-        );
+        add(runCase({ ...generation, backend, seconds: o.seconds, peakFlops }));
+        if (backend !== 'native') continue;
+        add(runCase({ ...generation, backend, dtype: 'bf16', seconds: o.seconds, peakFlops }));
+        if (openblas)
+          add(
+            runCase(
+              { ...generation, backend, label: OPENBLAS_LABEL, seconds: o.seconds, peakFlops },
+              OPENBLAS_ENV,
+            ),
+          );
       }
     }
   }
@@ -188,11 +231,39 @@ export function runBenchmarks(o: BenchOptions): BenchRecord[] {
 export function benchTable(records: BenchRecord[]): string {
   const rows = records.map(
     (r) =>
-      `| ${r.mode} | ${r.variant} | ${r.backend} | ${r.d_model}×${r.n_layers}, T ${r.seq}, B ${r.batch}, V ${r.vocab} | ${(r.params / 1e6).toFixed(2)}M | ${r.tokens_per_s} | ${(r.mfu * 100).toFixed(1)}% | ${Number.isFinite(r.peak_rss_mb) ? r.peak_rss_mb : '–'} |`,
+      `| ${r.mode}${r.dtype === 'bf16' ? ' (bf16)' : ''} | ${r.variant} | ${r.backend} | ${r.d_model}×${r.n_layers}, T ${r.seq}, B ${r.batch}, V ${r.vocab} | ${(r.params / 1e6).toFixed(2)}M | ${r.tokens_per_s} | ${(r.mfu * 100).toFixed(1)}% | ${Number.isFinite(r.peak_rss_mb) ? r.peak_rss_mb : '–'} |`,
   );
   return [
     '| mode | variant | backend | size | params | tokens/s | MFU | peak RSS MB |',
     '|---|---|---|---|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+/**
+ * Generation against its memory bound: the bound is the streaming-read bandwidth (the better of one
+ * and all threads) over the bytes of weight matrices read per token; tokens/s as a share of it.
+ */
+export function generationTable(
+  records: BenchRecord[],
+  bandwidth: { oneThread: number; allThreads: number; threads: number } | null,
+): string {
+  const gen = records.filter((r) => r.mode === 'generate');
+  if (gen.length === 0) return '';
+  const gbps = bandwidth ? Math.max(bandwidth.oneThread, bandwidth.allThreads) : Number.NaN;
+  const rows = gen.map((r) => {
+    const bound = (gbps * 1e9) / (r.weight_bytes_per_token ?? Number.NaN);
+    const share = Number.isFinite(bound) ? `${((100 * r.tokens_per_s) / bound).toFixed(0)}%` : '–';
+    return `| ${r.variant} | ${r.backend} | ${r.dtype ?? 'f32'} | ${((r.weight_bytes_per_token ?? 0) / 1e6).toFixed(1)} | ${r.tokens_per_s} | ${Number.isFinite(bound) ? Math.round(bound) : '–'} | ${share} |`;
+  });
+  const line = bandwidth
+    ? `streaming read (256 MiB): ${bandwidth.oneThread.toFixed(1)} GB/s on 1 thread, ${bandwidth.allThreads.toFixed(1)} GB/s on ${bandwidth.threads}; the bound uses ${gbps.toFixed(1)} GB/s`
+    : 'streaming read: not measured (native addon absent)';
+  return [
+    line,
+    '',
+    '| generation | backend | weights | MB per token | tokens/s | bound tokens/s | share of bound |',
+    '|---|---|---|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }

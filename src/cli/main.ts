@@ -193,10 +193,19 @@ export function buildProgram(): Command {
     .option('--no-memory', 'skip the long-sequence memory cases')
     .option('--no-generate', 'skip generation')
     .option('--no-gemm', 'skip the per-shape GEMM comparison (own GEMM vs OpenBLAS)')
+    .option('--no-openblas', 'skip the native cases on OpenBLAS (run beside the own GEMM when it loads)')
     .action(async (o) => {
       const { backendNames, createBackend } = await import('../backends/index.ts');
-      const { benchTable, matmulBenchLine, measuredPeakGflops, runBenchmarks, tokenizerBenchLine } =
-        await import('../bench/run.ts');
+      const {
+        benchTable,
+        generationTable,
+        matmulBenchLine,
+        measuredPeakGflops,
+        runBenchmarks,
+        streamBandwidth,
+        tokenizerBenchLine,
+      } = await import('../bench/run.ts');
+      const { loadNativeAddon, gemmDescription } = await import('../backends/native/index.ts');
       const { gemmBench } = await import('../bench/gemm.ts');
       if (o.size && !(o.size in SIZES))
         throw new Error(`unknown size "${o.size}" (available: ${Object.keys(SIZES).join(', ')})`);
@@ -205,6 +214,10 @@ export function buildProgram(): Command {
       const peak =
         o.peak !== undefined ? { gflops: o.peak as number, source: '--peak' } : measuredPeakGflops();
       process.stderr.write(`MFU against a peak of ${peak.gflops} GFLOP/s (${peak.source})\n`);
+      const addon = loadNativeAddon();
+      const gemmLine = addon ? `native GEMM: ${gemmDescription(addon)}` : 'native GEMM: addon absent';
+      process.stderr.write(`${gemmLine}\n`);
+      const bandwidth = o.generate && !o.size ? streamBandwidth() : null;
       const records = runBenchmarks({
         backends,
         variants: o.variant ? [o.variant] : [...VARIANTS],
@@ -214,6 +227,7 @@ export function buildProgram(): Command {
         torch: o.torch,
         memory: o.memory && !narrowed,
         generate: o.generate && !o.size,
+        openblas: o.openblas,
         onRecord: (r) => {
           if (!o.json)
             process.stderr.write(
@@ -225,9 +239,10 @@ export function buildProgram(): Command {
       else {
         const matmul = backends.filter((b) => b !== 'js').map((b) => matmulBenchLine(b));
         const peakLine = `fp32 peak for MFU: ${peak.gflops} GFLOP/s (${peak.source})`;
+        const generation = generationTable(records, bandwidth);
         const gemm = o.gemm ? gemmBench(o.size ? { [o.size]: SIZES[o.size as SizeName] } : SIZES) : null;
         process.stdout.write(
-          `${benchTable(records)}\n\n${[peakLine, ...matmul, tokenizerBenchLine()].join('\n')}\n${gemm ? `\n${gemm}\n` : ''}`,
+          `${benchTable(records)}\n\n${generation ? `${generation}\n\n` : ''}${[peakLine, gemmLine, ...matmul, tokenizerBenchLine()].join('\n')}\n${gemm ? `\n${gemm}\n` : ''}`,
         );
       }
     });

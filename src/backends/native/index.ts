@@ -73,11 +73,14 @@ export interface NativeBackendOptions {
   addon?: Addon;
 }
 
-/** Which GEMM the linear layers run on, e.g. "own GEMM avx512 12x32, 2 threads" or "openblas sgemm, 2 threads". */
+/**
+ * Which GEMM the linear layers run on, e.g. "own GEMM avx512 12x32, 2 threads (decoding 1)" or
+ * "openblas sgemm, 2 threads (decoding 1)"; decoding: the threads of the one-row products.
+ */
 export function gemmDescription(addon: Addon): string {
   const i = addon.info();
   const gemm = i.gemm === 'blas' ? `${i.blas} sgemm` : `own GEMM ${i.gemm} ${i.gemmTile}`;
-  return `${gemm}, ${i.threads} threads`;
+  return `${gemm}, ${i.threads} threads (decoding ${i.decodeThreads})`;
 }
 
 /** A Float32Array of n elements whose contents are whatever the allocator had there. */
