@@ -5,7 +5,16 @@
   "targets": [
     {
       "target_name": "diff_transformer_native",
-      "sources": ["native/src/addon.cc", "native/src/kernels.cc", "native/src/gemm.cc"],
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/linear.cc",
+        "native/src/elementwise.cc",
+        "native/src/peak.cc",
+        "native/src/attention-tiles.cc",
+        "native/src/attention.cc",
+        "native/src/attention-pairs.cc",
+        "native/src/gemm.cc"
+      ],
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O0"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast"],

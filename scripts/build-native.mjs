@@ -20,6 +20,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const addonPath = join(root, 'build/Release/diff_transformer_native.node');
 const logPath = join(root, 'build/native-build.log');
 
+/** The addon's C++ sources (binding.gyp lists the same). */
+const NATIVE_SOURCES = JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')).targets[0].sources;
+
 class Skip extends Error {}
 const skip = (reason) => {
   throw new Skip(reason);
@@ -101,9 +104,7 @@ function main() {
       ...arch,
       ...(openmp ? ['-fopenmp'] : []),
       `-I${join(nodeDir, 'include/node')}`,
-      join(root, 'native/src/addon.cc'),
-      join(root, 'native/src/kernels.cc'),
-      join(root, 'native/src/gemm.cc'),
+      ...NATIVE_SOURCES.map((f) => join(root, f)),
       '-o',
       addonPath,
       '-ldl',

@@ -1,5 +1,5 @@
 // Node-API glue of the `native` backend: every export takes typed arrays (outputs allocated and
-// zero-filled by the TypeScript wrapper) and plain numbers, and calls one kernel of kernels.cc.
+// zero-filled by the TypeScript wrapper) and plain numbers, and calls one kernel (kernels.h, gemm.h).
 #define NAPI_VERSION 8
 #include <node_api.h>
 
