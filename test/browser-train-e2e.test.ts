@@ -4,7 +4,8 @@
  * Worker on the wasm backend. Checks: a dropped binary file is refused with a clear message; the page
  * is cross-origin isolated; both losses fall; every step's losses equal `diff-transformer train
  * --backend wasm` with the same flags (to TOLERANCE); the run survives a reload (IndexedDB); the
- * downloaded folder (.zip) loads with the library and `diff-transformer info` reads it.
+ * downloaded folder (.zip) loads with the library and `diff-transformer info` reads it; a run paused
+ * early, reloaded and resumed from IndexedDB ends at the CLI's losses.
  *
  * BROWSER_TRAIN_SCREENSHOT=1 writes docs/screenshot-train.png (the README's picture) from a longer
  * run (BROWSER_TRAIN_STEPS, default 30); otherwise the screenshot goes to the temp folder.
@@ -79,6 +80,7 @@ after(async () => {
 
 interface PageModel {
   variant: string;
+  status: string;
   step: number;
   records: MetricsRecord[];
   snapshots: number;
@@ -211,6 +213,53 @@ test('browser: DIFF V1 and the baseline train side by side in the page, as the C
     await page.reload();
     await page.waitForSelector('body[data-train-kept]', { state: 'attached', timeout: 30_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.trainKept), String(STEPS));
+
+    // A run interrupted by a reload (paused early, so that neither model has finished) continues from its checkpoints to the CLI's losses.
+    const readModels = () =>
+      page.evaluate(
+        () => (window as unknown as { __train: { models: PageModel[] } }).__train.models,
+      ) as Promise<PageModel[]>;
+    await page.selectOption('.train-corpus', 'moby-dick');
+    await page.fill('.train-steps', String(STEPS));
+    await page.fill('.train-seed', String(SEED));
+    await page.fill('.train-eval-every', '10');
+    await page.click('.train-start');
+    await page.waitForFunction(
+      (early) =>
+        (window as unknown as { __train?: { models: PageModel[] } }).__train?.models.every(
+          (m) => m.step >= early,
+        ),
+      3,
+    );
+    await page.click('.train-pause');
+    await page.waitForFunction(() =>
+      (window as unknown as { __train: { models: PageModel[] } }).__train.models.every(
+        (m) => m.status === 'paused',
+      ),
+    );
+    const pausedAt = Math.min(...(await readModels()).map((m) => m.step));
+    assert.ok(pausedAt < STEPS, `paused before the end (step ${pausedAt})`);
+    await page.waitForFunction((step) => document.body.dataset.trainSaved === String(step), pausedAt);
+    await page.reload();
+    await page.waitForSelector('body[data-train-kept]', { state: 'attached', timeout: 30_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.trainKept), String(pausedAt));
+    await page.click('.train-continue');
+    await page.waitForSelector('body[data-train-state=finished]', { state: 'attached', timeout: 240_000 });
+    for (const m of await readModels()) {
+      assert.equal(m.step, STEPS);
+      const want = cli[m.variant].metrics;
+      assert.deepEqual(
+        m.records.map((r) => r.step),
+        want.map((r) => r.step),
+      );
+      for (const [i, r] of m.records.entries()) {
+        const rel = Math.abs(r.train_loss - want[i].train_loss) / want[i].train_loss;
+        assert.ok(
+          rel <= TOLERANCE,
+          `${m.variant} step ${r.step} after the reload: ${r.train_loss} vs ${want[i].train_loss}`,
+        );
+      }
+    }
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -420,6 +420,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
       state,
       models: models.map((m) => ({
         variant: m.variant,
+        status: m.status,
         step: m.step,
         records: m.records,
         snapshots: m.snapshots.length,
@@ -453,9 +454,17 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
             checkpoint: message.bytes,
             metrics: m.records.filter((r) => r.step <= message.step),
           };
-          void saveRun(stored).catch((error: Error) =>
-            say(`the run could not be kept for a reload: ${error.message}`, 'error'),
-          );
+          const run = stored;
+          void saveRun(run)
+            .then(() => {
+              // the step every model of the run can continue from after a reload
+              document.body.dataset.trainSaved = String(
+                Math.min(...run.variants.map((v) => run.models[v]?.step ?? 0)),
+              );
+            })
+            .catch((error: Error) =>
+              say(`the run could not be kept for a reload: ${error.message}`, 'error'),
+            );
         }
         break;
       case 'paused':
