@@ -214,7 +214,8 @@ test('browser: DIFF V1 and the baseline train side by side in the page, as the C
     await page.waitForSelector('body[data-train-kept]', { state: 'attached', timeout: 30_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.trainKept), String(STEPS));
 
-    // A run interrupted by a reload (paused early, so that neither model has finished) continues from its checkpoints to the CLI's losses.
+    // A run interrupted by a reload (paused as soon as one model is at step 3: neither has finished, even
+    // when the machine is loaded and one worker starts late) continues from its checkpoints to the CLI's losses.
     const readModels = () =>
       page.evaluate(
         () => (window as unknown as { __train: { models: PageModel[] } }).__train.models,
@@ -226,7 +227,7 @@ test('browser: DIFF V1 and the baseline train side by side in the page, as the C
     await page.click('.train-start');
     await page.waitForFunction(
       (early) =>
-        (window as unknown as { __train?: { models: PageModel[] } }).__train?.models.every(
+        (window as unknown as { __train?: { models: PageModel[] } }).__train?.models.some(
           (m) => m.step >= early,
         ),
       3,
