@@ -5,7 +5,8 @@
  * is cross-origin isolated; both losses fall; every step's losses equal `diff-transformer train
  * --backend wasm` with the same flags (to TOLERANCE); the run survives a reload (IndexedDB); the
  * downloaded folder (.zip) loads with the library and `diff-transformer info` reads it; a run paused
- * early, reloaded and resumed from IndexedDB ends at the CLI's losses.
+ * early, reloaded and resumed from IndexedDB ends at the CLI's losses. Without COOP/COEP headers the page
+ * says it is not cross-origin isolated and trains on one thread.
  *
  * BROWSER_TRAIN_SCREENSHOT=1 writes docs/screenshot-train.png (the README's picture) from a longer
  * run (BROWSER_TRAIN_STEPS, default 30); otherwise the screenshot goes to the temp folder.
@@ -262,6 +263,41 @@ test('browser: DIFF V1 and the baseline train side by side in the page, as the C
       }
     }
     assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('browser: without cross-origin isolation the page says so and trains on one thread', {
+  timeout: 120_000,
+}, async () => {
+  const context = await launchChromium();
+  try {
+    const page = await context.newPage();
+    // The app as a plain static server would send it: no COOP/COEP headers.
+    await page.route(/^http:\/\/127\.0\.0\.1:/, async (route) => {
+      const response = await route.fetch();
+      const headers = { ...response.headers() };
+      delete headers['cross-origin-opener-policy'];
+      delete headers['cross-origin-embedder-policy'];
+      await route.fulfill({ response, headers });
+    });
+    await page.goto(`${server.url}#train`);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.match(
+      (await page.locator('.train-isolation').textContent()) ?? '',
+      /not cross-origin isolated .*ONE thread, slower/,
+    );
+    await page.uncheck('.train-variant-baseline');
+    await page.fill('.train-steps', '3');
+    await page.click('.train-start');
+    await page.waitForSelector('body[data-train-state=finished]', { state: 'attached', timeout: 90_000 });
+    const [model] = (await page.evaluate(
+      () => (window as unknown as { __train: { models: PageModel[] } }).__train.models,
+    )) as PageModel[];
+    assert.equal(model.backend, 'wasm (1 thread)');
+    assert.equal(model.step, 3);
+    assert.match((await page.locator('.train-notice').textContent()) ?? '', /Finished at step 3/);
   } finally {
     await context.close();
   }

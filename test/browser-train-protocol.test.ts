@@ -18,6 +18,7 @@ import { type MetricsRecord, readMetrics } from '../src/train/metrics.ts';
 import { train } from '../src/train/trainer.ts';
 import type { RunSpec, TrainRequest, TrainResponse } from '../web/src/train/protocol.ts';
 import { errorKind, TrainerCore } from '../web/src/train/trainer-core.ts';
+import { MIN_TEXT_BYTES, readTrainingText } from '../web/src/train/view.ts';
 import { tempDir } from './cli-helpers.ts';
 
 const text = readFileSync(
@@ -188,4 +189,19 @@ test('errors are posted with a kind: data too small, export before start, out of
   );
   assert.equal(errorKind(new RangeError('Array buffer allocation failed')), 'memory');
   assert.equal(errorKind(new Error('something else')), 'other');
+});
+
+test('a dropped file: UTF-8 text of at least MIN_TEXT_BYTES, else one message naming it', () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  assert.deepEqual(readTrainingText('a.txt', bytes(text.slice(0, 20_000))), { text: text.slice(0, 20_000) });
+  const notUtf8 = readTrainingText('w.bin', new Uint8Array([0x9f, 0x92, 0x96, 0xff]));
+  assert.deepEqual(notUtf8, { error: 'w.bin is not a text file: it is not valid UTF-8 (drop a .txt file)' });
+  assert.match(
+    (readTrainingText('nul.dat', bytes(`${'x'.repeat(MIN_TEXT_BYTES)}\0`)) as { error: string }).error,
+    /nul\.dat is not a text file: it contains NUL bytes/,
+  );
+  assert.match(
+    (readTrainingText('s.txt', bytes('Call me Ishmael.')) as { error: string }).error,
+    /s\.txt is too small to train on: 16 bytes; .* at least 10 kB/,
+  );
 });
