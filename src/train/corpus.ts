@@ -16,11 +16,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { corpusNames, namedCorpus } from './corpora.ts';
+import { DataError } from './token-split.ts';
 
-/** A problem with the training data, reported to the user as one line. */
-export class DataError extends Error {
-  override name = 'DataError';
-}
+export { DataError, splitTokens } from './token-split.ts';
 
 export interface Corpus {
   text: string;
@@ -99,27 +97,4 @@ function readUtf8(file: string): string {
   } catch {
     throw new DataError(`file is not valid UTF-8 text: ${file}`);
   }
-}
-
-/**
- * Splits token ids into training (the first part) and validation (the last `valFraction`).
- * Both parts must hold at least `minLength` ids (one window of seq+1).
- */
-export function splitTokens(
-  ids: Int32Array,
-  valFraction: number,
-  minLength: number,
-): { train: Int32Array; val: Int32Array } {
-  if (!(valFraction > 0 && valFraction < 1)) {
-    throw new DataError(`validation fraction must be between 0 and 1 (exclusive), found ${valFraction}`);
-  }
-  const valSize = Math.floor(ids.length * valFraction);
-  const trainSize = ids.length - valSize;
-  if (trainSize < minLength || valSize < minLength) {
-    throw new DataError(
-      `not enough tokens: ${ids.length} tokens split into ${trainSize} training and ${valSize} validation, ` +
-        `but each part needs at least ${minLength} (seq+1); use a smaller --seq or more data`,
-    );
-  }
-  return { train: ids.slice(0, trainSize), val: ids.slice(trainSize) };
 }

@@ -14,8 +14,8 @@
  * - Padding rows and positions: input 0, target IGNORE_TARGET (a causal model's outputs at real
  *   positions do not depend on what follows them, so padding changes nothing but cost).
  */
-import { createHash } from 'node:crypto';
 import { IGNORE_TARGET } from '../core/backend.ts';
+import { nodeBuiltin } from '../core/node-builtins.ts';
 import { Rng } from '../core/rng.ts';
 import type { Batch, Sampler, SamplerState } from './batches.ts';
 
@@ -141,7 +141,7 @@ export function examplesHash(examples: {
   train: readonly TrainingExample[];
   val: readonly TrainingExample[];
 }): string {
-  const hash = createHash('sha256');
+  const hash = nodeBuiltin('node:crypto').createHash('sha256'); // fetched here: this module is node-free
   for (const part of [examples.train, examples.val]) {
     hash.update(`${part.length};`);
     for (const e of part) {

@@ -6,6 +6,7 @@
 import './styles.css';
 import type { SamplingOptions } from './model/protocol.ts';
 import { divergingScale, extent, sequentialScale } from './render/color.ts';
+import { mountTrainView } from './train/view.ts';
 import { $, el } from './ui/dom.ts';
 import { Panel, type Scales, type ServedModelEntry } from './ui/panel.ts';
 
@@ -214,5 +215,21 @@ window.addEventListener('resize', () => {
 // A folder dropped outside the panels would make the browser navigate away: don't.
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
+
+// Views: Inspect (the panels) and Train (train/view.ts); the address's #train or #inspect chooses.
+const showView = () => {
+  const train = location.hash === '#train';
+  $('#inspect-view').hidden = train;
+  $('#train-view').hidden = !train;
+  for (const a of document.querySelectorAll<HTMLElement>('nav.views a'))
+    a.classList.toggle('active', a.dataset.view === (train ? 'train' : 'inspect'));
+};
+window.addEventListener('hashchange', showView);
+showView();
+mountTrainView($('#train-view'), (folder) => {
+  const diff = folder.name.startsWith('DIFF');
+  location.hash = '#inspect';
+  void panels[diff ? 0 : 1]?.loadFolder(folder);
+});
 
 void start();

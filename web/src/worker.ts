@@ -3,22 +3,12 @@
  * attention-map requests, so the page never blocks. Generation yields to the event loop after every
  * token, so a "stop" message is seen between tokens.
  *
- * Backend: `wasm` (the SIMD kernels, bundled as assets of the app: kernels-relaxed.wasm with fused
- * multiply-adds where the browser has relaxed SIMD, else kernels.wasm) when it loads, with
- * up to MAX_WASM_THREADS threads when the page is cross-origin isolated (the server sends COOP/COEP),
- * else on one thread over an unshared memory; `js` when WebAssembly SIMD is missing. The wasm backend
- * blocks on Atomics.wait while its kernel workers compute, which a browser allows only here, in a
- * worker. `?backend=js` (or `wasm`) in the page's address chooses one.
+ * Backend: model/backend-choice.ts (wasm with up to MAX_WASM_THREADS threads when cross-origin
+ * isolated, else one thread; js without WebAssembly SIMD). `?backend=js` (or `wasm`) in the page's
+ * address chooses one.
  */
-import {
-  type Backend,
-  createJsBackend,
-  createWasmBackend,
-  generateTokens,
-  wasmAvailable,
-} from 'diff-transformer/browser';
-import wasmUrl from 'diff-transformer/kernels.wasm?url';
-import relaxedWasmUrl from 'diff-transformer/kernels-relaxed.wasm?url';
+import { type Backend, generateTokens } from 'diff-transformer/browser';
+import { chooseBackend } from './model/backend-choice.ts';
 import {
   buildModel,
   type LoadedModel,
@@ -62,68 +52,6 @@ const nextTurn = () =>
 
 let chosen: Promise<{ backend: Backend; info: BackendInfo }> | undefined;
 
-async function fetchBytes(url: string): Promise<Uint8Array<ArrayBuffer>> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
-
-/** kernels-relaxed.wasm (fused multiply-adds) where the browser has relaxed SIMD, else kernels.wasm. */
-async function fetchKernels(): Promise<Uint8Array<ArrayBuffer>> {
-  try {
-    const relaxed = await fetchBytes(relaxedWasmUrl);
-    if (WebAssembly.validate(relaxed)) return relaxed;
-  } catch {
-    // fall back to the plain kernels
-  }
-  return fetchBytes(wasmUrl);
-}
-
-/** The backend of this worker's models: wasm (threaded when isolated) if it loads, else js. */
-async function chooseBackend(choice: BackendChoice): Promise<{ backend: Backend; info: BackendInfo }> {
-  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const js = (note: string) => ({
-    backend: createJsBackend('f32'),
-    info: { name: 'js', threads: 1, crossOriginIsolated: isolated, note } satisfies BackendInfo,
-  });
-  if (choice === 'js') return js('');
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = await fetchKernels();
-  } catch (error) {
-    const note = `kernels.wasm could not be read (${(error as Error).message})`;
-    if (choice === 'wasm') throw new ModelLoadError(`the wasm backend is not available: ${note}`);
-    return js(note);
-  }
-  const attempts: { shared: boolean; threads: number; note: string }[] = [];
-  if (isolated && wasmAvailable(bytes)) {
-    const cores = Math.max(1, navigator.hardwareConcurrency || 1);
-    attempts.push({ shared: true, threads: Math.min(MAX_WASM_THREADS, cores), note: '' });
-  }
-  if (wasmAvailable(bytes, { shared: false }))
-    attempts.push({
-      shared: false,
-      threads: 1,
-      note: isolated
-        ? 'threads failed to start: one thread'
-        : 'not cross-origin isolated (no SharedArrayBuffer): one thread',
-    });
-  let note = 'WebAssembly SIMD is not available here';
-  for (const attempt of attempts) {
-    try {
-      const backend = createWasmBackend({ bytes, threads: attempt.threads, shared: attempt.shared });
-      return {
-        backend,
-        info: { name: 'wasm', threads: backend.threads, crossOriginIsolated: isolated, note: attempt.note },
-      };
-    } catch (error) {
-      note = `the wasm backend failed to start (${(error as Error).message})`;
-    }
-  }
-  if (choice === 'wasm') throw new ModelLoadError(`the wasm backend is not available: ${note}`);
-  return js(note);
-}
-
 async function readFile(source: ModelSource, file: string, binary: true): Promise<Uint8Array>;
 async function readFile(source: ModelSource, file: string, binary: false): Promise<string>;
 async function readFile(source: ModelSource, file: string, binary: boolean): Promise<Uint8Array | string> {
@@ -148,7 +76,7 @@ async function readFile(source: ModelSource, file: string, binary: boolean): Pro
 async function load(req: number, source: ModelSource, choice: BackendChoice): Promise<void> {
   const started = performance.now();
   loaded = undefined;
-  chosen ??= chooseBackend(choice);
+  chosen ??= chooseBackend(choice, MAX_WASM_THREADS);
   const { backend, info: backendInfo } = await chosen;
   if (source.kind === 'files') {
     const names = Object.keys(source.files);
