@@ -26,7 +26,7 @@ export {
   SafetensorsError,
   writeSafetensors,
 } from './io/safetensors.ts';
-export type { LayerMaps } from './model/attention.ts';
+export type { InspectHooks, LayerMaps } from './model/attention.ts';
 export {
   ConfigError,
   configToJSON,
@@ -46,6 +46,13 @@ export {
   parameterShapes,
   tensorMismatches,
 } from './model/parameters.ts';
+export {
+  isVariant,
+  type MapView,
+  type VariantModule,
+  variantLabel,
+  variantModule,
+} from './model/variants/index.ts';
 export { END_OF_TEXT, type StreamDecoder, Tokenizer, trainTokenizer } from './tokenizer/index.ts';
 export {
   type CheckpointContent,

@@ -208,7 +208,7 @@ test('every variant initialises, runs, and exposes its attention maps', () => {
   const expectedMaps: Record<Variant, string[]> = {
     diff: ['a1', 'a2', 'diff', 'lambda'],
     baseline: ['p'],
-    diffv2: ['a1', 'a2', 'lambda'],
+    diffv2: ['a1', 'a2', 'diff', 'lambda'],
   };
   for (const variant of ['diff', 'baseline', 'diffv2'] as const) {
     const config = matchedConfig(baseline, variant);
@@ -223,6 +223,17 @@ test('every variant initialises, runs, and exposes its attention maps', () => {
         .sort(),
       expectedMaps[variant].sort(),
     );
+    if (variant === 'diffv2') {
+      // The effective signed map: A1 − λ[t, head]·A2 with λ [B, T, H].
+      const { a1, a2, diff, lambda } = maps![0];
+      const H = config.n_heads;
+      for (let i = 0; i < H; i++)
+        for (let t = 0; t < 6; t++)
+          for (let s = 0; s < 6; s++) {
+            const at = (i * 6 + t) * 6 + s;
+            assert.equal(diff![at], Math.fround(a1![at] - lambda![t * H + i] * a2![at]));
+          }
+    }
   }
 });
 

@@ -7,7 +7,8 @@ import { createBackend } from '../backends/index.ts';
 import { Rng } from '../core/rng.ts';
 import { bf16Model, type WeightDtype } from '../generate/bf16.ts';
 import { generateTokens } from '../generate/generate.ts';
-import { type ModelConfig, parseConfig, type Variant } from '../model/config.ts';
+import { attentionGeometry } from '../model/attention.ts';
+import { type ModelConfig, matchedConfig, parseConfig, type Variant } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
 import {
   countParameters,
@@ -61,10 +62,9 @@ export interface BenchRecord {
 /** The configuration bench_torch.py uses: head width 32, FFN ≈ 8/3·d rounded up to 8, no GQA. */
 export function benchConfig(variant: Variant, d: number, layers: number, vocab: number): ModelConfig {
   const headDim = 32;
-  const baselineHeads = d / headDim;
-  const heads = variant === 'diff' ? baselineHeads / 2 : baselineHeads;
-  return parseConfig({
-    variant,
+  const heads = d / headDim;
+  const baseline = parseConfig({
+    variant: 'baseline',
     vocab_size: vocab,
     d_model: d,
     n_layers: layers,
@@ -73,6 +73,7 @@ export function benchConfig(variant: Variant, d: number, layers: number, vocab: 
     n_kv_heads: heads,
     head_dim: headDim,
   });
+  return matchedConfig(baseline, variant);
 }
 
 /**
@@ -84,8 +85,7 @@ export function forwardFlopsPerToken(c: ModelConfig, seq: number): number {
   for (const [name, shape] of parameterShapes(c))
     if (shape.length === 2 && name !== 'model.embed_tokens.weight') matmul += shape[0] * shape[1];
   if (c.tie_embeddings) matmul += c.vocab_size * c.d_model;
-  const qHeads = c.variant === 'baseline' ? c.n_heads : 2 * c.n_heads;
-  const vDim = c.variant === 'diff' ? 2 * c.head_dim : c.head_dim;
+  const { qHeads, vDim } = attentionGeometry(c, 1, 1, 1);
   const attention = c.n_layers * (seq + 1) * qHeads * (c.head_dim + vDim);
   return 2 * matmul + attention;
 }

@@ -1,15 +1,15 @@
 /** `info`: what a model folder holds — config, parameters by group, λ_init and λ per layer (V1). */
 import type { Backend } from '../core/backend.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
-import { layerLambdaInit, type ModelConfig } from '../model/config.ts';
-import { reparameterisedLambda } from '../model/lambda.ts';
-import { countParameters, layerPrefix, type ParameterGroup } from '../model/parameters.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { countParameters, type ParameterGroup } from '../model/parameters.ts';
+import { variantModule } from '../model/variants/index.ts';
 
 export interface ModelInfo {
   folder: string;
   config: ModelConfig;
   parameters: { total: number; byGroup: Record<ParameterGroup, number> };
-  /** V1 only: λ_init and the current λ of every layer. */
+  /** Variants with a λ per layer from the weights (V1): λ_init and the current λ of every layer. */
   lambda?: Array<{ layer: number; lambda_init: number; lambda: number }>;
   backend: string;
 }
@@ -23,18 +23,11 @@ export function modelInfo(folder: string, backend: Backend): ModelInfo {
     parameters: countParameters(c),
     backend: backend.detail ? `${backend.name} (${backend.detail})` : backend.name,
   };
-  if (c.variant === 'diff') {
+  const { weightLambda, lambdaInit } = variantModule(c);
+  if (weightLambda && lambdaInit) {
     info.lambda = [];
-    for (let l = 0; l < c.n_layers; l++) {
-      const a = `${layerPrefix(l)}self_attn.lambda_`;
-      const get = (n: string) => model.params.get(a + n)!;
-      const init = layerLambdaInit(c, l);
-      const lambda = reparameterisedLambda(
-        { q1: get('q1'), k1: get('k1'), q2: get('q2'), k2: get('k2') },
-        init,
-      );
-      info.lambda.push({ layer: l, lambda_init: init, lambda });
-    }
+    for (let l = 0; l < c.n_layers; l++)
+      info.lambda.push({ layer: l, lambda_init: lambdaInit(c, l), lambda: weightLambda(c, model.params, l) });
   }
   return info;
 }

@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import type { ModelConfig, Variant } from '../model/config.ts';
 import type { LanguageModel } from '../model/lm.ts';
+import { VARIANTS, variantLabel } from '../model/variants/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { examplesHash, type TrainingExample } from '../train/examples.ts';
 import { readMetrics } from '../train/metrics.ts';
@@ -51,8 +52,11 @@ export const EXPERIMENTS = [
 ] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
 
-export const VARIANT_ORDER: readonly Variant[] = ['diff', 'baseline', 'diffv2'];
-export const LABELS: Record<Variant, string> = { diff: 'DIFF V1', baseline: 'Baseline', diffv2: 'DIFF V2' };
+export const VARIANT_ORDER: readonly Variant[] = VARIANTS;
+export const LABELS = Object.fromEntries(VARIANTS.map((v) => [v, variantLabel(v)])) as Record<
+  Variant,
+  string
+>;
 
 export interface EvalSettings {
   /** Output folder (default reports/full or reports/quick). */

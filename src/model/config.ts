@@ -3,8 +3,12 @@
  * (every error names the offending field, what was expected and what was found), and the
  * parameter-matched construction of DIFF configs from a baseline config (SPEC §1, §2).
  */
-export type Variant = 'diff' | 'baseline' | 'diffv2';
-export const VARIANTS: readonly Variant[] = ['diff', 'baseline', 'diffv2'];
+import { ConfigError } from './config-error.ts';
+import { isVariant, VARIANTS, type Variant, variantModule } from './variants/index.ts';
+
+export { ConfigError } from './config-error.ts';
+export { lambdaInit, layerLambdaInit } from './lambda.ts';
+export { matchedConfig, VARIANTS, type Variant } from './variants/index.ts';
 
 export interface ModelConfig {
   /** "diff" (DIFF V1, the paper), "baseline" (standard Transformer), "diffv2" (official follow-up). */
@@ -39,10 +43,6 @@ export interface ModelConfig {
   subln_init?: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
 const DEFAULTS = { rope_theta: 10000, norm_eps: 1e-5, subln_eps: 1e-5, tie_embeddings: false };
 const INTEGER_FIELDS = [
   'vocab_size',
@@ -65,16 +65,6 @@ const KNOWN_KEYS = new Set<string>([
   ...ABLATION_KEYS,
 ]);
 
-/** λ_init(depth) = 0.8 − 0.6·exp(−0.3·depth), depth = 0-based layer index. */
-export function lambdaInit(depth: number): number {
-  return 0.8 - 0.6 * Math.exp(-0.3 * depth);
-}
-
-/** The λ_init of a layer: the config's constant when set (ablation), else the depth schedule. */
-export function layerLambdaInit(c: ModelConfig, depth: number): number {
-  return c.lambda_init ?? lambdaInit(depth);
-}
-
 /** Parse and validate a config object (e.g. the contents of config.json), filling the defaults. */
 export function parseConfig(json: unknown, source = 'config'): ModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -92,7 +82,7 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
   }
   const present = Object.entries(raw).filter(([, value]) => value !== undefined && value !== null);
   const config = { ...DEFAULTS, ...Object.fromEntries(present) } as Record<string, unknown>;
-  if (!VARIANTS.includes(config.variant as Variant)) {
+  if (!isVariant(config.variant)) {
     throw new ConfigError(
       `${source}: variant must be one of ${VARIANTS.join(', ')}, found ${JSON.stringify(config.variant)}`,
     );
@@ -146,12 +136,15 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
       throw new ConfigError(`${source}: subln_init must be a positive number, found ${JSON.stringify(v)}`);
     parsed.subln_init = v;
   }
-  if (
-    parsed.variant !== 'diff' &&
-    (parsed.subln !== undefined || parsed.lambda_init !== undefined || parsed.subln_init !== undefined)
-  ) {
+  const extra = variantModule(parsed).extraConfigKeys;
+  const foreign = ABLATION_KEYS.filter((key) => parsed[key] !== undefined && !extra.includes(key));
+  if (foreign.length) {
+    const owner = VARIANTS.map(variantModule).find((v) =>
+      foreign.every((k) => v.extraConfigKeys.includes(k)),
+    );
+    const keys = owner ? listed(owner.extraConfigKeys) : listed(foreign);
     throw new ConfigError(
-      `${source}: subln, lambda_init and subln_init apply to variant diff only, found variant ${parsed.variant}`,
+      `${source}: ${keys} apply to variant ${owner?.name ?? 'none'} only, found variant ${parsed.variant}`,
     );
   }
   checkGeometry(parsed, source);
@@ -161,8 +154,7 @@ export function parseConfig(json: unknown, source = 'config'): ModelConfig {
 /** The relations between widths and head counts that each variant needs. */
 function checkGeometry(c: ModelConfig, source: string): void {
   const { d_model: D, n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
-  const width = c.variant === 'diff' ? 2 * H * d : H * d;
-  const formula = c.variant === 'diff' ? '2·n_heads·head_dim' : 'n_heads·head_dim';
+  const { width, formula } = variantModule(c).width(c);
   if (D !== width)
     throw new ConfigError(`${source}: d_model ${D} ≠ ${formula} = ${width} (variant ${c.variant})`);
   if (d % 2 !== 0)
@@ -196,21 +188,7 @@ export function configToJSON(c: ModelConfig): ModelConfig {
   return json;
 }
 
-/**
- * The parameter-matched DIFF model of a baseline (SPEC §1, §2): same d_model, head width, depth and
- * FFN. DIFF V1 takes half the heads (each head has two query/key halves and a 2d-wide value), so its
- * projections are the same size and it adds 6·head_dim parameters per layer (λ vectors and the
- * per-head norm). DIFF V2 keeps the heads and doubles the query heads.
- */
-export function matchedConfig(baseline: ModelConfig, variant: Variant): ModelConfig {
-  if (baseline.variant !== 'baseline')
-    throw new ConfigError(`matchedConfig: expected a baseline config, found variant ${baseline.variant}`);
-  if (variant === 'baseline') return { ...baseline };
-  if (variant === 'diffv2') return { ...baseline, variant };
-  if (baseline.n_heads % 2 !== 0 || baseline.n_kv_heads % 2 !== 0) {
-    throw new ConfigError(
-      `a DIFF V1 model halves the head counts: baseline n_heads ${baseline.n_heads} and n_kv_heads ${baseline.n_kv_heads} must both be even`,
-    );
-  }
-  return { ...baseline, variant, n_heads: baseline.n_heads / 2, n_kv_heads: baseline.n_kv_heads / 2 };
+/** "a", "a and b", "a, b and c" */
+function listed(words: readonly string[]): string {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
 }

@@ -5,6 +5,17 @@
  * V2 (per token and head, SPEC §2): λ[t, i] = sigmoid(x_t · W_λᵀ)_i.
  */
 import type { Backend, Floats } from '../core/backend.ts';
+import type { ModelConfig } from './config.ts';
+
+/** λ_init(depth) = 0.8 − 0.6·exp(−0.3·depth), depth = 0-based layer index. */
+export function lambdaInit(depth: number): number {
+  return 0.8 - 0.6 * Math.exp(-0.3 * depth);
+}
+
+/** The λ_init of a layer: the config's constant when set (ablation), else the depth schedule. */
+export function layerLambdaInit(c: ModelConfig, depth: number): number {
+  return c.lambda_init ?? lambdaInit(depth);
+}
 
 function dot(a: Floats, b: Floats): number {
   let s = 0;

@@ -8,10 +8,14 @@ import {
   type AttentionTape,
   attentionBackward,
   attentionForward,
+  type InspectHooks,
   type LayerCache,
   type LayerMaps,
 } from './attention.ts';
 import type { ModelConfig } from './config.ts';
+
+export type { InspectHooks } from './attention.ts';
+
 import { layerPrefix, type ParameterSet, zerosLike } from './parameters.ts';
 
 /** Per-layer keys and values of the positions seen so far (for incremental decoding). */
@@ -46,6 +50,8 @@ export interface ForwardOptions {
   maps?: boolean;
   /** Continue from (and extend) this cache: positions start at cache.length. */
   cache?: KvCache;
+  /** Inspection hooks (attention logits, combined heads, hidden states): see InspectHooks. */
+  inspect?: InspectHooks;
 }
 
 export interface ForwardResult {
@@ -176,6 +182,7 @@ export class LanguageModel {
         cache: options.cache?.layers[l],
         wantMaps: options.maps,
         keepTape,
+        inspect: options.inspect,
       });
       const x1 = x.slice(); // [B·T, D]
       backend.addInPlace(x1, attn.out);
@@ -191,6 +198,7 @@ export class LanguageModel {
       const mixed = backend.swigluForward(gate, up); // [B·T, F]
       const x2 = backend.linearForward(mixed, params.get(`${p}mlp.down_proj.weight`)!, rows, F, D); // [B·T, D]
       backend.addInPlace(x2, x1);
+      options.inspect?.hidden?.(l, x2);
       if (attn.maps) maps.push(attn.maps);
       if (attn.lambdaMean !== undefined) lambdas.push(attn.lambdaMean);
       if (keepTape)

@@ -15,40 +15,24 @@
 import type { Backend, Floats } from '../core/backend.ts';
 import type { Rng } from '../core/rng.ts';
 import type { ModelConfig } from './config.ts';
+import { attentionPrefix, layerPrefix } from './names.ts';
+import { variantModule } from './variants/index.ts';
+
+export { attentionPrefix, layerPrefix } from './names.ts';
 
 export type ParameterSet = Map<string, Floats>;
 
-export const layerPrefix = (layer: number) => `model.layers.${layer}.`;
-export const LAMBDA_VECTORS = ['lambda_q1', 'lambda_k1', 'lambda_q2', 'lambda_k2'] as const;
-
 /** Every parameter name with its shape, in canonical order. */
 export function parameterShapes(c: ModelConfig): Map<string, number[]> {
-  const { vocab_size: V, d_model: D, ffn_hidden: F, n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
+  const { vocab_size: V, d_model: D, ffn_hidden: F } = c;
+  const attention = variantModule(c).attentionShapes(c);
   const shapes = new Map<string, number[]>();
   shapes.set('model.embed_tokens.weight', [V, D]);
   for (let l = 0; l < c.n_layers; l++) {
     const p = layerPrefix(l);
-    const a = `${p}self_attn.`;
+    const a = attentionPrefix(l);
     shapes.set(`${p}input_layernorm.weight`, [D]);
-    if (c.variant === 'diff') {
-      shapes.set(`${a}q_proj.weight`, [2 * H * d, D]);
-      shapes.set(`${a}k_proj.weight`, [2 * Hkv * d, D]);
-      shapes.set(`${a}v_proj.weight`, [2 * Hkv * d, D]);
-      shapes.set(`${a}out_proj.weight`, [D, 2 * H * d]);
-      for (const name of LAMBDA_VECTORS) shapes.set(a + name, [d]);
-      if (c.subln !== false) shapes.set(`${a}subln.weight`, [2 * d]);
-    } else if (c.variant === 'baseline') {
-      shapes.set(`${a}q_proj.weight`, [H * d, D]);
-      shapes.set(`${a}k_proj.weight`, [Hkv * d, D]);
-      shapes.set(`${a}v_proj.weight`, [Hkv * d, D]);
-      shapes.set(`${a}out_proj.weight`, [D, H * d]);
-    } else {
-      shapes.set(`${a}q_proj.weight`, [2 * H * d, D]);
-      shapes.set(`${a}k_proj.weight`, [Hkv * d, D]);
-      shapes.set(`${a}v_proj.weight`, [Hkv * d, D]);
-      shapes.set(`${a}o_proj.weight`, [D, H * d]);
-      shapes.set(`${a}lambda_proj.weight`, [H, D]);
-    }
+    for (const [name, shape] of attention) shapes.set(a + name, [...shape]);
     shapes.set(`${p}post_attention_layernorm.weight`, [D]);
     shapes.set(`${p}mlp.gate_proj.weight`, [F, D]);
     shapes.set(`${p}mlp.up_proj.weight`, [F, D]);
@@ -96,19 +80,22 @@ export function countParameters(c: ModelConfig): { total: number; byGroup: Recor
 export function initParameters(c: ModelConfig, backend: Backend, rng: Rng): ParameterSet {
   const params: ParameterSet = new Map();
   const residualStd = 0.02 / Math.sqrt(2 * c.n_layers);
+  const variant = variantModule(c);
+  const residualOutputs = [`${variant.outputProjection}.weight`, 'down_proj.weight'];
   for (const [name, shape] of parameterShapes(c)) {
     const data = backend.zeros(sizeOf(shape));
     const group = parameterGroup(name);
-    if (group === 'norm') data.fill(name.includes('.subln.') ? (c.subln_init ?? 1) : 1);
+    const own = name.includes('.self_attn.') ? variant.initOf?.(c, name.split('.self_attn.')[1]) : undefined;
+    if (own && 'fill' in own) data.fill(own.fill);
+    else if (!own && group === 'norm') data.fill(1);
     else {
-      const std =
-        group === 'lambda' && !name.endsWith('lambda_proj.weight')
-          ? 0.1
-          : /(out_proj|o_proj|down_proj)\.weight$/.test(name)
-            ? residualStd
-            : group === 'embedding'
-              ? 1 / Math.sqrt(c.d_model)
-              : 0.02;
+      const std = own
+        ? own.std
+        : residualOutputs.some((suffix) => name.endsWith(`.${suffix}`))
+          ? residualStd
+          : group === 'embedding'
+            ? 1 / Math.sqrt(c.d_model)
+            : 0.02;
       for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
     }
     params.set(name, data);

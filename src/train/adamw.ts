@@ -6,7 +6,8 @@
  * scales whose natural value is 1, not 0; V1's λ vectors re-parameterise one scalar per layer, and
  * decay would pull λ towards λ_init regardless of the data.
  */
-import type { AdamWHyper, Backend, Floats } from '../core/backend.ts';
+import { adamwUpdate, sumOfSquares } from '../backends/js/optimizer.ts';
+import type { Backend } from '../core/backend.ts';
 import type { ParameterSet } from '../model/parameters.ts';
 
 export interface AdamWOptions {
@@ -33,8 +34,7 @@ export interface AdamWState {
 export function globalNorm(grads: ParameterSet, backend?: Backend): number {
   let sum = 0;
   for (const g of grads.values()) {
-    if (backend?.sumOfSquares) sum += backend.sumOfSquares(g);
-    else for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+    sum = backend?.sumOfSquares ? sum + backend.sumOfSquares(g) : sumOfSquares(g, sum);
   }
   return Math.sqrt(sum);
 }
@@ -52,17 +52,7 @@ export function clipGradients(grads: ParameterSet, maxNorm: number, backend?: Ba
   return norm;
 }
 
-/** The reference update of one parameter (see Backend.adamwUpdate for the fused one). */
-export function adamwUpdate(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void {
-  // PyTorch's arrangement: p ← p·decay − (lr/c1)·m / (√v/√c2 + ε), one division per element
-  const stepSize = h.lr / h.c1;
-  const invSqrtC2 = 1 / Math.sqrt(h.c2);
-  for (let i = 0; i < p.length; i++) {
-    m[i] = h.beta1 * m[i] + (1 - h.beta1) * g[i];
-    v[i] = h.beta2 * v[i] + (1 - h.beta2) * g[i] * g[i];
-    p[i] = p[i] * h.decay - (stepSize * m[i]) / (Math.sqrt(v[i]) * invSqrtC2 + h.eps);
-  }
-}
+export { adamwUpdate } from '../backends/js/optimizer.ts';
 
 /**
  * One AdamW update of every parameter, in place; `decayed` says which get weight decay. With a

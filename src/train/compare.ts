@@ -5,14 +5,11 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
-import type { Variant } from '../model/config.ts';
+import { VARIANTS, variantLabel } from '../model/variants/index.ts';
 import { type Series, writeChart } from '../report/plot.ts';
 import { readMetrics } from './metrics.ts';
 import { openRunFolder } from './run-folder.ts';
 import { type TrainOptions, type TrainResult, train } from './trainer.ts';
-
-export const COMPARED_VARIANTS: readonly Variant[] = ['diff', 'baseline', 'diffv2'];
-const LABELS: Record<Variant, string> = { diff: 'DIFF V1', baseline: 'Baseline', diffv2: 'DIFF V2' };
 
 export type CompareOptions = Omit<TrainOptions, 'variant' | 'out' | 'label'> & { out: string };
 
@@ -27,7 +24,7 @@ const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) :
 export function comparisonTable(runs: TrainResult[]): string {
   const rows = runs.map((r) => {
     const lambdas = r.lambdas ? r.lambdas.map((l) => l.toFixed(3)).join(', ') : '–';
-    return `| ${LABELS[r.config.variant]} | ${r.parameters.toLocaleString('en-US')} | ${fmt(r.finalValLoss)} | ${fmt(r.finalValBpb)} | ${fmt(r.tokensPerSecond, 0)} | ${lambdas} |`;
+    return `| ${variantLabel(r.config.variant)} | ${r.parameters.toLocaleString('en-US')} | ${fmt(r.finalValLoss)} | ${fmt(r.finalValBpb)} | ${fmt(r.tokensPerSecond, 0)} | ${lambdas} |`;
   });
   return [
     '| model | parameters | val loss | bits/byte | train tokens/s | final λ per layer |',
@@ -55,15 +52,20 @@ export async function compare(o: CompareOptions): Promise<CompareResult> {
 
 async function compareInFolder(o: CompareOptions): Promise<CompareResult> {
   const runs: TrainResult[] = [];
-  for (const variant of COMPARED_VARIANTS) {
-    runs.push(await train({ ...o, variant, out: join(o.out, variant), label: LABELS[variant].padEnd(8) }));
+  for (const variant of VARIANTS) {
+    runs.push(
+      await train({ ...o, variant, out: join(o.out, variant), label: variantLabel(variant).padEnd(8) }),
+    );
   }
   const curves = (key: 'val_loss' | 'train_loss') =>
     runs.map((r): Series => {
       const points = readMetrics(r.out)
         .filter((m) => m[key] !== undefined)
         .map((m) => ({ x: m.step, y: m[key] as number }));
-      return { name: LABELS[r.config.variant], points: key === 'train_loss' ? smoothed(points, 10) : points };
+      return {
+        name: variantLabel(r.config.variant),
+        points: key === 'train_loss' ? smoothed(points, 10) : points,
+      };
     });
   const preset = o.preset;
   await writeChart(join(o.out, 'val-loss'), curves('val_loss'), {
@@ -83,7 +85,7 @@ async function compareInFolder(o: CompareOptions): Promise<CompareResult> {
     '',
     `Same data, seed (${o.seed ?? 1}), steps (${first.steps}), batch and sequence length for all three; DIFF V1 is`,
     'parameter-matched to the baseline by construction (half the heads, +6·head_dim parameters per layer).',
-    `Backend: ${first.backend}. Wall time: ${runs.map((r) => `${LABELS[r.config.variant]} ${r.wallSeconds.toFixed(0)} s`).join(', ')}.`,
+    `Backend: ${first.backend}. Wall time: ${runs.map((r) => `${variantLabel(r.config.variant)} ${r.wallSeconds.toFixed(0)} s`).join(', ')}.`,
     '',
     table,
     '',

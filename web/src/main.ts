@@ -4,6 +4,7 @@
  * Models run in Web Workers with the library's own code; the server (if any) only hands out files.
  */
 import './styles.css';
+import { isVariant, VARIANTS, variantModule } from 'diff-transformer/browser';
 import type { SamplingOptions } from './model/protocol.ts';
 import { divergingScale, extent, sequentialScale } from './render/color.ts';
 import { mountTrainView } from './train/view.ts';
@@ -184,11 +185,16 @@ async function start(): Promise<void> {
       'info',
     );
   // Default pairing: a DIFF model on the left, a baseline on the right.
-  const variantOf = (m: ServedModelEntry) => (m.config as { variant?: string } | null)?.variant;
+  // A differential model on the left (the first in the registry's order), a plain one on the right.
+  const moduleOf = (m: ServedModelEntry) => {
+    const variant = (m.config as { variant?: string } | null)?.variant;
+    return isVariant(variant) ? variantModule(variant) : undefined;
+  };
+  const differential = VARIANTS.filter((v) => variantModule(v).differential);
   const left =
-    served.find((m) => variantOf(m) === 'diff') ?? served.find((m) => variantOf(m) === 'diffv2') ?? served[0];
+    differential.map((v) => served.find((m) => moduleOf(m)?.name === v)).find(Boolean) ?? served[0];
   const right =
-    served.find((m) => m !== left && variantOf(m) === 'baseline') ?? served.find((m) => m !== left);
+    served.find((m) => m !== left && moduleOf(m)?.differential === false) ?? served.find((m) => m !== left);
   await Promise.all([left && panels[0].loadServed(left), right && panels[1].loadServed(right)]);
   await refreshMaps();
   document.body.dataset.ready = 'true';

@@ -6,6 +6,7 @@
  * DIFF V2 head i = O_{2i} − λ_{t,i}·O_{2i+1}; plain attention keeps O. The backward walks the same
  * two steps in reverse and keeps P, so it is exact and simple — the oracle for the fast backends.
  */
+import { checkGeometry } from '../../core/attention-checks.ts';
 import type {
   AttentionBackward,
   AttentionForward,
@@ -26,29 +27,6 @@ interface JsAttentionContext {
   probs: Floats;
   /** [B, T, qHeads, vDim], before the differential combine */
   heads: Floats;
-}
-
-export function checkGeometry(
-  g: AttentionGeometry,
-  q: Floats,
-  k: Floats,
-  v: Floats,
-  combine: DifferentialCombine,
-): void {
-  const expect = (what: string, found: number, want: number) => {
-    if (found !== want) throw new RangeError(`attention: ${what} has ${found} values, expected ${want}`);
-  };
-  expect('q', q.length, g.batch * g.seqQ * g.qHeads * g.qkDim);
-  expect('k', k.length, g.batch * g.seqK * g.kHeads * g.qkDim);
-  expect('v', v.length, g.batch * g.seqK * g.vHeads * g.vDim);
-  if (g.seqK < g.seqQ)
-    throw new RangeError(`attention: ${g.seqK} key rows cannot serve ${g.seqQ} query rows`);
-  if (combine.kind !== 'none' && g.qHeads % 2 !== 0)
-    throw new RangeError(
-      `attention: differential combine needs an even number of query heads, found ${g.qHeads}`,
-    );
-  if (combine.kind === 'token')
-    expect('token-wise λ', combine.lambda.length, g.batch * g.seqQ * (g.qHeads / 2));
 }
 
 export function attentionForward(

@@ -13,6 +13,8 @@
  * Float32Array (a Float64Array from elsewhere) are converted; in-place targets of another type are
  * handled by the `js` kernels, so the semantics stay those of the `js` oracle.
  */
+
+import { checkGeometry, pairsShareValues } from '../../core/attention-checks.ts';
 import type {
   AttentionBackward,
   AttentionForward,
@@ -21,8 +23,7 @@ import type {
   Floats,
 } from '../../core/backend.ts';
 import { countScoredTargets } from '../../core/backend.ts';
-import { heldBf16Bits } from '../../generate/bf16.ts';
-import { checkGeometry } from '../js/attention.ts';
+import { heldBf16Bits } from '../../core/bf16.ts';
 import { createJsBackend } from '../js/index.ts';
 import { ScratchArena, scratchEnabled } from '../scratch.ts';
 import { type Addon, loadNativeAddon } from './addon.ts';
@@ -59,12 +60,6 @@ function checkTokens(tokens: Int32Array, vocab: number, what: string, where: str
 }
 
 const COMBINE_KIND = { none: 0, scalar: 1, token: 2 } as const;
-
-/** Whether the two query heads of every pair (2i, 2i+1) read one value head. */
-function pairsShareValues(g: AttentionGeometry): boolean {
-  for (let h = 0; h < g.qHeads; h += 2) if (g.vHeadOf[h] !== g.vHeadOf[h + 1]) return false;
-  return true;
-}
 
 export interface NativeBackendOptions {
   /** Fill the outputs that kernels must overwrite in full with NaN (a test of exactly that). */

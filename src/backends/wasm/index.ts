@@ -12,6 +12,8 @@
  * threads need cross-origin isolation (SharedArrayBuffer). Without it, `shared: false` runs the same
  * kernels on one thread over an ordinary memory.
  */
+
+import { checkGeometry, pairsShareValues } from '../../core/attention-checks.ts';
 import type {
   AdamWHyper,
   AttentionBackward,
@@ -22,8 +24,7 @@ import type {
   Floats,
 } from '../../core/backend.ts';
 import { countScoredTargets } from '../../core/backend.ts';
-import { adamwUpdate as adamwReference } from '../../train/adamw.ts';
-import { checkGeometry } from '../js/attention.ts';
+import { adamwUpdate as adamwReference, sumOfSquares as sumOfSquaresReference } from '../js/optimizer.ts';
 import { ScratchArena, scratchEnabled } from '../scratch.ts';
 import {
   OP_ADAMW,
@@ -173,13 +174,6 @@ function ropeTables(seq: number, dim: number, pos0: number, theta: number, inver
 const IN_PLACE_WASM_MIN = 4096;
 /** Elementwise kernels below this length run on the calling thread only. */
 const ELEMENTWISE_PARALLEL_MIN = 32768;
-
-/** Whether the two query heads of every differential pair read one value head (then they run fused). */
-function pairsShareValues(g: AttentionGeometry, combine: DifferentialCombine): boolean {
-  if (combine.kind === 'none') return false;
-  for (let h = 0; h < g.qHeads; h += 2) if (g.vHeadOf[h] !== g.vHeadOf[h + 1]) return false;
-  return true;
-}
 
 const sharedRuntimes = new Map<number, WasmRuntime>();
 
@@ -377,7 +371,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       checkGeometry(g, q, kk, v, combine);
       rt.reset();
       const { batch: B, seqQ: T, seqK: S, qHeads: H, vDim: dv } = g;
-      const fused = pairsShareValues(g, combine);
+      const fused = combine.kind !== 'none' && pairsShareValues(g);
       const G = fused ? 2 : 1;
       const pq = rt.put(q);
       const pk = rt.put(kk);
@@ -416,7 +410,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const { q, k: kk, v, geometry: g, combine, lse, heads } = context as WasmAttentionContext;
       rt.reset();
       const { batch: B, seqQ: T, seqK: S, qHeads: H, kHeads: Hk, vHeads: Hv, qkDim: d, vDim: dv } = g;
-      const fused = pairsShareValues(g, combine);
+      const fused = combine.kind !== 'none' && pairsShareValues(g);
       const G = fused ? 2 : 1;
       const rows = B * T;
       const pairs = H / 2;
@@ -518,10 +512,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
 
     sumOfSquares(x: Floats): number {
       let total = 0;
-      if (!(x instanceof Float32Array) || x.length < IN_PLACE_WASM_MIN) {
-        for (let i = 0; i < x.length; i++) total += x[i] * x[i];
-        return total;
-      }
+      if (!(x instanceof Float32Array) || x.length < IN_PLACE_WASM_MIN) return sumOfSquaresReference(x);
       rt.reset();
       const n = x.length;
       const px = rt.put(x);
@@ -532,7 +523,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       return total;
     },
 
-    // The arithmetic of train/adamw.ts to the bit (float64 SIMD lanes, no fused multiply-adds).
+    // The arithmetic of js/optimizer.ts to the bit (float64 SIMD lanes, no fused multiply-adds).
     adamwUpdate(p: Floats, g: Floats, m: Floats, v: Floats, h: AdamWHyper): void {
       const f32 = [p, g, m, v].every((x) => x instanceof Float32Array);
       if (!f32 || p.length < IN_PLACE_WASM_MIN) {

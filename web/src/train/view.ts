@@ -8,11 +8,11 @@
  *
  * For tests and curious users, `window.__train` holds the records and map snapshots shown.
  */
-import { getPreset, type MetricsRecord, PRESETS, type Variant } from 'diff-transformer/browser';
+import { getPreset, type MetricsRecord, PRESETS, type Variant, variantLabel } from 'diff-transformer/browser';
 import { lineChartSvg, type Series } from '../render/chart.ts';
 import { divergingScale, extent, sequentialScale } from '../render/color.ts';
 import { headSlice, headsOf, heatmapSvg } from '../render/heatmap.ts';
-import { el, formatCount, VARIANT_NAMES } from '../ui/dom.ts';
+import { el, formatCount } from '../ui/dom.ts';
 import type { PickedFolder } from '../ui/folder.ts';
 import { TrainClient } from './client.ts';
 import type { MapsSnapshot, RunSpec, TrainResponse } from './protocol.ts';
@@ -82,7 +82,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
   const variantBoxes = (['diff', 'baseline', 'diffv2'] as Variant[]).map((v) => {
     const box = el('input', { type: 'checkbox', value: v, class: `train-variant-${v}` }) as HTMLInputElement;
     box.checked = v !== 'diffv2';
-    return el('label', { class: 'radio' }, box, ` ${VARIANT_NAMES[v]}`);
+    return el('label', { class: 'radio' }, box, ` ${variantLabel(v)}`);
   });
   const stepsInput = number('300');
   stepsInput.className = 'train-steps';
@@ -204,7 +204,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
     const series: Series[] = [];
     const lambdas: Series[] = [];
     for (const m of models) {
-      const name = VARIANT_NAMES[m.variant];
+      const name = variantLabel(m.variant);
       series.push({
         label: `${name} train`,
         color: COLORS[m.variant],
@@ -257,7 +257,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
         el(
           'td',
           {},
-          el('span', { class: 'badge', style: `background:${COLORS[m.variant]}` }, VARIANT_NAMES[m.variant]),
+          el('span', { class: 'badge', style: `background:${COLORS[m.variant]}` }, variantLabel(m.variant)),
         ),
         el('td', { class: 'train-step' }, String(m.step)),
         el('td', {}, last ? last.train_loss.toFixed(3) : '–'),
@@ -291,7 +291,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
           () =>
             void exportModel(m).then((files) => {
               const picked: PickedFolder = {
-                name: `${VARIANT_NAMES[m.variant]} (trained here, step ${m.step})`,
+                name: `${variantLabel(m.variant)} (trained here, step ${m.step})`,
                 files: {},
               };
               for (const [file, bytes] of Object.entries(files))
@@ -372,11 +372,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
           el(
             'div',
             { class: 'panel-head' },
-            el(
-              'span',
-              { class: 'badge', style: `background:${COLORS[m.variant]}` },
-              VARIANT_NAMES[m.variant],
-            ),
+            el('span', { class: 'badge', style: `background:${COLORS[m.variant]}` }, variantLabel(m.variant)),
             el(
               'span',
               { class: 'muted' },
@@ -436,7 +432,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
         m.step = message.step;
         m.backend = `${message.backend.name} (${message.backend.threads} thread${message.backend.threads === 1 ? '' : 's'})`;
         m.status = 'training';
-        if (message.backend.note) say(`${VARIANT_NAMES[m.variant]}: ${message.backend.note}`, 'info');
+        if (message.backend.note) say(`${variantLabel(m.variant)}: ${message.backend.note}`, 'info');
         break;
       case 'step':
         m.records.push(message.record);
@@ -491,7 +487,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
         break;
       case 'error':
         m.status = 'failed';
-        say(`${VARIANT_NAMES[m.variant]}: ${message.message}`, 'error');
+        say(`${variantLabel(m.variant)}: ${message.message}`, 'error');
         if (models.every((x) => x.status !== 'training' && x.status !== 'paused')) setState('finished');
         break;
     }
@@ -615,7 +611,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
         say('IndexedDB is not available: this run will not survive a reload', 'info'),
       );
       say(
-        `training ${variants.map((v) => VARIANT_NAMES[v]).join(' and ')} on ${corpus.name}: ${steps} steps, seed ${seed}`,
+        `training ${variants.map((v) => variantLabel(v)).join(' and ')} on ${corpus.name}: ${steps} steps, seed ${seed}`,
         'info',
       );
       launch(run, true);
@@ -661,7 +657,7 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
       );
       const discard = el('button', { type: 'button', class: 'train-discard' }, 'Discard');
       notice.replaceChildren(
-        `A run was kept from before: ${run.variants.map((v, i) => `${VARIANT_NAMES[v]} at step ${steps[i]}`).join(', ')} of ${run.spec.steps} (${run.corpusName}, ${run.spec.preset}). `,
+        `A run was kept from before: ${run.variants.map((v, i) => `${variantLabel(v)} at step ${steps[i]}`).join(', ')} of ${run.spec.steps} (${run.corpusName}, ${run.spec.preset}). `,
         resume,
         ' ',
         discard,

@@ -26,9 +26,3 @@ export function formatCount(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
   return String(n);
 }
-
-export const VARIANT_NAMES: Record<string, string> = {
-  diff: 'DIFF V1',
-  diffv2: 'DIFF V2',
-  baseline: 'Baseline',
-};

@@ -3,7 +3,7 @@
  * attention maps for the chosen layer and head, list where a hovered token attends, and plot its
  * training curves. The app owns two panels side by side and shares the layer and colour scales.
  */
-import { layerLambdaInit } from 'diff-transformer/browser';
+import { isVariant, variantLabel, variantModule } from 'diff-transformer/browser';
 import { ModelClient } from '../model/client.ts';
 import type {
   BackendChoice,
@@ -31,7 +31,7 @@ import {
   rowEntries,
   tokenLabel,
 } from '../render/heatmap.ts';
-import { el, formatCount, VARIANT_NAMES } from './dom.ts';
+import { el, formatCount } from './dom.ts';
 import { folderFromDrop, folderFromFileList, type PickedFolder } from './folder.ts';
 
 export type MapsResponse = Extract<Response, { type: 'maps' }>;
@@ -121,7 +121,7 @@ export class Panel {
     for (const m of served) {
       const variant = (m.config as { variant?: string } | null)?.variant;
       this.select.append(
-        el('option', { value: m.id }, `${m.name}${variant ? ` · ${VARIANT_NAMES[variant] ?? variant}` : ''}`),
+        el('option', { value: m.id }, `${m.name}${variant ? ` · ${variantLabel(variant)}` : ''}`),
       );
     }
     this.select.append(el('option', { value: FOLDER }, 'Open a model folder…'));
@@ -322,7 +322,7 @@ export class Panel {
   private renderCard(): void {
     const info = this.info!;
     const c = info.config;
-    const variant = VARIANT_NAMES[c.variant] ?? c.variant;
+    const variant = variantLabel(c.variant);
     const facts: [string, string][] = [
       ['parameters', formatCount(info.parameters)],
       ['layers', String(c.n_layers)],
@@ -362,7 +362,8 @@ export class Panel {
       }),
     ];
     if (curves.lambda.length) {
-      const name = this.info?.config.variant === 'diffv2' ? 'mean sigmoid λ' : 'λ';
+      const config = this.info?.config;
+      const name = (config && isVariant(config.variant) && variantModule(config).lambdaReadoutName) || 'λ';
       charts.push(
         lineChartSvg({
           title: 'λ per layer',
@@ -441,46 +442,29 @@ export class Panel {
     const heads = headsOf(any.length, rows, rows);
     const head = Math.min(this.head, heads - 1);
     const slice = (m: Float32Array) => headSlice(m, heads, rows, rows, head) as Float32Array;
-    if (config.variant === 'baseline')
-      return {
-        variant: 'baseline',
-        rows,
-        heads,
-        main: { name: 'p', title: 'P = softmax(QKᵀ/√d)', values: slice(maps.p!), signed: false },
-        parts: [],
-      };
-    const a1 = slice(maps.a1!);
-    const a2 = slice(maps.a2!);
-    const parts = [
-      { name: 'a1', title: 'A1 = softmax(Q1K1ᵀ/√d)', values: a1 },
-      { name: 'a2', title: 'A2 = softmax(Q2K2ᵀ/√d)', values: a2 },
-    ];
-    if (config.variant === 'diff') {
-      const lambda = maps.lambda?.[0] ?? this.maps!.lambdas?.[layer] ?? Number.NaN;
-      return {
-        variant: 'diff',
-        rows,
-        heads,
-        main: { name: 'diff', title: 'A1 − λ·A2', values: slice(maps.diff!), signed: true },
-        parts,
-        lambda,
-      };
-    }
-    // V2: λ is [B, T, H]; the head's effective map is A1 − λ_t·A2 (both read the same values).
-    const tokenLambda = new Float32Array(rows);
-    for (let t = 0; t < rows; t++) tokenLambda[t] = maps.lambda![t * heads + head];
-    const combined = new Float32Array(rows * rows);
-    for (let t = 0; t < rows; t++)
-      for (let s = 0; s < rows; s++)
-        combined[t * rows + s] = a1[t * rows + s] - tokenLambda[t] * a2[t * rows + s];
-    return {
-      variant: 'diffv2',
+    const variant = variantModule(config);
+    const { main, parts } = variant.views;
+    const view: HeadView = {
+      variant: variant.name,
       rows,
       heads,
-      main: { name: 'v2diff', title: 'A1 − λₜ·A2 (per-token λ)', values: combined, signed: true },
-      parts,
-      tokenLambda,
+      main: {
+        name: main.name,
+        title: main.title,
+        values: slice(maps[main.key]!),
+        signed: variant.differential,
+      },
+      parts: parts.map((p) => ({ name: p.name, title: p.title, values: slice(maps[p.key]!) })),
     };
+    if (variant.lambdaKind === 'layer')
+      view.lambda = maps.lambda?.[0] ?? this.maps!.lambdas?.[layer] ?? Number.NaN;
+    if (variant.lambdaKind === 'token') {
+      // λ is [B, T, H]: this head's λ per query token.
+      const tokenLambda = new Float32Array(rows);
+      for (let t = 0; t < rows; t++) tokenLambda[t] = maps.lambda![t * heads + head];
+      view.tokenLambda = tokenLambda;
+    }
+    return view;
   }
 
   renderMaps(layer: number, scales: Scales): void {
@@ -599,34 +583,36 @@ export class Panel {
         ),
       );
     this.mapsBox.replaceChildren(...boxes);
-    this.renderLambda(layer, config.variant, view);
+    this.renderLambda(layer, view);
     if (this.hoverRow === undefined || this.hoverRow >= T) this.hoverRow = T - 1;
     this.setHover(this.hoverRow, false);
     this.publish(layer, view);
   }
 
-  private renderLambda(layer: number, variant: string, view: HeadView): void {
+  private renderLambda(layer: number, view: HeadView): void {
     const lambdas = this.maps?.lambdas;
-    if (variant === 'baseline' || !lambdas) {
+    const variant = variantModule(this.info!.config);
+    if (variant.lambdaKind === 'none' || !lambdas) {
       this.lambdaBox.replaceChildren(
         el(
           'p',
           { class: 'muted' },
-          'The baseline has no λ: one softmax map per head, no noise cancellation.',
+          `The ${variant.label.toLowerCase()} has no λ: one softmax map per head, no noise cancellation.`,
         ),
       );
       return;
     }
     const box = el('div', {});
     const config = this.info!.config;
-    if (variant === 'diff') {
+    const lambdaInit = variant.lambdaInit;
+    if (variant.lambdaKind === 'layer' && lambdaInit) {
       box.append(el('h4', {}, 'λ per layer (the bar; the tick is λ_init)'));
       box.insertAdjacentHTML(
         'beforeend',
         lambdaBarsSvg(
           lambdas,
           layer,
-          lambdas.map((_, l) => layerLambdaInit(config, l)),
+          lambdas.map((_, l) => lambdaInit(config, l)),
         ),
       );
     } else {
