@@ -47,6 +47,7 @@ export const EXPERIMENTS = [
   'scaling',
   'icl',
   'causes',
+  'hallucination',
   'lambda',
 ] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
@@ -94,7 +95,7 @@ export interface Claim {
 
 /** What defines a training run; its hash names the run. */
 export interface RunSpec {
-  task: 'lm' | 'needle' | 'icl';
+  task: 'lm' | 'needle' | 'icl' | 'hallucination';
   size: Size;
   variant: Variant;
   seed: number;
