@@ -35,7 +35,7 @@ import { type AnswersProbe, type HallucinationAttention, hallucinationRuns } fro
 import { calibration, isRight, type Outcome, type Rates, rates } from './hallucination-score.ts';
 import type { QuestionKind } from './hallucination-task.ts';
 import { bestLrs } from './lr.ts';
-import { formatInterval, mean, tost, welch } from './stats.ts';
+import { formatInterval, mean, meanInterval, tost, welch } from './stats.ts';
 
 /** Half the paper's XSum gap in hallucination-free rate (0.53 vs 0.44), as an absolute rate. */
 export const TOST_MARGIN = 0.045;
@@ -90,16 +90,33 @@ const MEASURES: Array<{ key: string; label: string; of: Measure }> = [
 const attentionOf = (r: RunRecord) => r.probes['hallucination-attention'] as HallucinationAttention;
 const net = (l: LayerShares) => l.positive.answer - l.negative.answer;
 
-/** The hallucination claim of one DIFF variant against the baseline. */
-function claimOf(i: number, diff: number[], base: number[], label: string): Claim {
+/**
+ * The hallucination claim of one DIFF variant against the baseline. A rate of abstention means
+ * something only for models that read the context: unless both answer present keys above the copy
+ * baseline 1/F (lower end of the 95% interval), the verdict is "inconclusive" whatever the rates (a
+ * model that always says "none" never hallucinates).
+ */
+export function hallucinationClaim(
+  i: number,
+  label: string,
+  hall: { diff: number[]; base: number[] },
+  accuracy: { diff: number[]; base: number[] },
+  copyBaseline: number,
+): Claim {
+  const { diff, base } = hall;
   const w = welch(diff, base);
-  let verdict = directional(w, -1);
   const t = tost(diff, base, TOST_MARGIN);
+  const reads = [accuracy.diff, accuracy.base].every((a) => meanInterval(a).lo > copyBaseline);
+  let verdict = directional(w, -1);
   if (verdict === 'inconclusive' && t.equivalent) verdict = 'equivalent';
-  const tostText = `TOST ±${TOST_MARGIN} (half the paper's 0.09 XSum gap): 90% interval ${formatInterval(t.interval)}${t.equivalent ? ', equivalent' : ', not shown equivalent'}`;
+  if (!reads) verdict = 'inconclusive';
+  const tostText = `TOST ±${TOST_MARGIN} (half the paper's 0.09 XSum gap): 90% interval ${formatInterval(t.interval)}${t.equivalent ? ', inside' : ', not inside'}`;
+  const readText = reads
+    ? ''
+    : `; not judged: present-key accuracy ${label} ${ci(accuracy.diff)}, baseline ${ci(accuracy.base)} is not above the 1/${Math.round(1 / copyBaseline)} copy baseline for both, so the models do not read the facts and their abstention says nothing`;
   return {
     ...CLAIMS[i],
-    ours: `hallucination rate ${label} ${ci(diff)} vs baseline ${ci(base)}; ${label} − baseline = ${formatInterval(w)}; ${tostText}`,
+    ours: `hallucination rate ${label} ${ci(diff)} vs baseline ${ci(base)}; ${label} − baseline = ${formatInterval(w)}; ${tostText}${readText}`,
     verdict,
     p: verdict === 'equivalent' ? t.p : w.p,
   };
@@ -216,10 +233,16 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
   );
 
   const hall = (v: Variant) => values(v, (r) => runRates(r).hallucination);
-  const claims = [
-    claimOf(0, hall('diff'), hall('baseline'), 'DIFF V1'),
-    claimOf(1, hall('diffv2'), hall('baseline'), 'DIFF V2'),
-  ];
+  const acc = (v: Variant) => values(v, (r) => runRates(r).presentAccuracy);
+  const claims = (['diff', 'diffv2'] as const).map((v, i) =>
+    hallucinationClaim(
+      i,
+      LABELS[v],
+      { diff: hall(v), base: hall('baseline') },
+      { diff: acc(v), base: acc('baseline') },
+      1 / p.facts,
+    ),
+  );
   const counts = runRates(all.get('baseline')![0]).counts;
   const summary = {
     plan: p,

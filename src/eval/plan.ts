@@ -151,10 +151,10 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     },
     hallucination: {
       size: size('s4', 64, 2, 8, 8),
-      training: { steps: 2500, batch: 8, seq: 192, evalEvery: 250 },
+      training: { steps: 2400, batch: 8, seq: 144, evalEvery: 300 },
       trainExamples: 20_000,
       valExamples: 256,
-      lengths: [64, 112, 160],
+      lengths: [48, 80, 112],
       facts: 3,
       questions: 3,
       shares: { present: 2, absent: 1, nearMiss: 1 },
