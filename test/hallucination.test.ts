@@ -9,10 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Command } from 'commander';
 import { IGNORE_TARGET } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
-import { registerEvalCommands } from '../src/eval/command.ts';
 import { hallucinationClaim } from '../src/eval/hallucination.ts';
 import {
   answerOf,
@@ -40,6 +38,7 @@ import {
   type Question,
   questionText,
 } from '../src/eval/hallucination-task.ts';
+import { defaultSettings, runExperiment } from '../src/eval/report.ts';
 import { corpusSentences, countTokens, tokenise, tokenRange } from '../src/eval/tasks.ts';
 import { trainTokenizer } from '../src/tokenizer/index.ts';
 import { loadCorpus } from '../src/train/corpus.ts';
@@ -314,27 +313,13 @@ describe('hallucination scoring', () => {
 });
 
 describe('eval hallucination --quick', () => {
-  const program = () => {
-    const p = new Command('diff-transformer').exitOverride().configureOutput({ writeErr: () => {} });
-    registerEvalCommands(p);
-    return p;
-  };
-  const quiet = async (args: string[]) => {
-    const write = process.stdout.write;
-    const werr = process.stderr.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    process.stderr.write = (() => true) as typeof process.stderr.write;
-    try {
-      await program().parseAsync(['node', 'dt', ...args]);
-    } finally {
-      process.stdout.write = write;
-      process.stderr.write = werr;
-    }
-  };
+  // runExperiment is what `eval hallucination` runs (src/eval/command.ts), without its stdout lines
+  const run = (out: string, train = true) =>
+    runExperiment('hallucination', defaultSettings({ quick: true, out, train, backend: 'auto' }));
 
   test('trains and caches the three variants with their probes, writes the section, and rebuilds it from the cache', async () => {
     const out = join(tempDir(), 'quick');
-    await quiet(['eval', 'hallucination', '--quick', '--out', out]);
+    await run(out);
     const dir = join(out, 'hallucination');
     for (const f of ['hallucination.md', 'claims.json', 'results.json', 'runs.json'])
       assert.ok(existsSync(join(dir, f)), f);
@@ -361,13 +346,13 @@ describe('eval hallucination --quick', () => {
     const claims = JSON.parse(readFileSync(join(dir, 'claims.json'), 'utf8'));
     assert.equal(claims.length, 2);
     for (const c of claims) assert.equal(c.verdict, 'inconclusive', 'one seed decides nothing');
-    await quiet(['eval', 'hallucination', '--quick', '--no-train', '--out', out]);
+    await run(out, false);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')), results);
   });
 
   test('--no-train on an empty cache: pending, no verdict', async () => {
     const out = join(tempDir(), 'empty');
-    await quiet(['eval', 'hallucination', '--quick', '--no-train', '--out', out]);
+    await run(out, false);
     const claims = JSON.parse(readFileSync(join(out, 'hallucination', 'claims.json'), 'utf8'));
     for (const c of claims) assert.equal(c.verdict, 'pending');
     assert.match(
