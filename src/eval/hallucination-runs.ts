@@ -41,6 +41,8 @@ import { countTokens, magicNumber, type Sentence, type Tokenised, tokenise, toke
 
 const DATA_SEED = 20261202;
 const EVAL_SEED = 1717;
+/** About the tokens of one question line with its answer. */
+const QUESTION_TOKENS = 10;
 
 /**
  * The task's tokenizer and sentence pools: BPE with the plan's vocabulary trained on the needle
@@ -85,7 +87,8 @@ export function hallucinationData(ctx: EvalContext): TaskData {
     const make = (pool: Sentence[], count: number) =>
       hallucinationTrainingExamples(rng, pool, tokenizer, {
         count,
-        lengths: [Math.min(...p.lengths), Math.max(...p.lengths)],
+        // the evaluation's lengths hold one question: the training contexts get room for the others
+        lengths: [Math.min(...p.lengths), Math.max(...p.lengths) + (p.questions - 1) * QUESTION_TOKENS],
         facts: p.facts,
         digits: p.digits,
         questions: p.questions,

@@ -338,7 +338,8 @@ export function evalAsks(rng: Rng, count: number, shares: KindShares): Ask[] {
 
 /**
  * Training examples, one per batch row: `questions` questions per context, kinds drawn with
- * `shares`, lengths uniform in `lengths`, scored on the answers only (" VALUE." / " none.").
+ * `shares` (at most `facts` present ones), lengths uniform in `lengths`, scored on the answers only
+ * (" VALUE." / " none.").
  * Examples longer than `seq` tokens are drawn again.
  */
 export function hallucinationTrainingExamples(
@@ -358,7 +359,13 @@ export function hallucinationTrainingExamples(
   const out: TrainingExample[] = [];
   let rejected = 0;
   while (out.length < o.count) {
-    const asks = Array.from({ length: o.questions }, () => drawAsk(rng, o.shares));
+    // at most F present questions (each asks a different fact); the others redrawn among the rest
+    let present = 0;
+    const asks = Array.from({ length: o.questions }, () => {
+      const ask = drawAsk(rng, present < o.facts ? o.shares : { ...o.shares, present: 0 });
+      if (ask.kind === 'present') present++;
+      return ask;
+    });
     const ex = makeHallucinationExample(
       rng,
       pool,

@@ -78,7 +78,7 @@ export interface Plan {
     /** Context lengths of the evaluation (training: uniform over their range). */
     lengths: number[];
     facts: number;
-    /** Questions per training context (evaluation items ask one). */
+    /** Questions per training context (evaluation items ask one; training lengths grow by the extra questions). */
     questions: number;
     shares: { present: number; absent: number; nearMiss: number };
     /** Evaluation items per length, and of them those probed for attention (present and near-miss). */
@@ -151,12 +151,12 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     },
     hallucination: {
       size: size('s4', 64, 2, 8, 8),
-      training: { steps: 2400, batch: 8, seq: 144, evalEvery: 300 },
-      trainExamples: 20_000,
+      training: { steps: 1400, batch: 8, seq: 176, evalEvery: 200 },
+      trainExamples: 12_000,
       valExamples: 256,
-      lengths: [48, 80, 112],
+      lengths: [40, 72, 104],
       facts: 3,
-      questions: 3,
+      questions: 6,
       shares: { present: 2, absent: 1, nearMiss: 1 },
       perLength: 96,
       probePerLength: 16,
@@ -212,7 +212,7 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
       valExamples: 16,
       lengths: [48, 80],
       facts: 2,
-      questions: 2,
+      questions: 3,
       shares: { present: 2, absent: 1, nearMiss: 1 },
       perLength: 8,
       probePerLength: 2,
