@@ -15,6 +15,7 @@ import { hallucinationClaim } from '../src/eval/hallucination.ts';
 import {
   answerOf,
   calibration,
+  candidateProbabilities,
   classifyAnswer,
   greedyAnswers,
   isRight,
@@ -309,6 +310,16 @@ describe('hallucination scoring', () => {
     assert.equal(a.text, 'b.');
     assert.ok(Math.abs(a.probability - 0.5 * 0.7) < 1e-6, `${a.probability}`);
     assert.equal(b.text, 'xxx', 'no "." within maxTokens: stops there');
+    const [[pb, px], [pa]] = candidateProbabilities(
+      forward,
+      V,
+      [Int32Array.from([3, 0]), Int32Array.from([1])],
+      [[[1, 2], [3]], [[2]]],
+      2,
+    );
+    assert.ok(Math.abs(pb - 0.5 * 0.7) < 1e-6, `p("b.") = ${pb}`);
+    assert.ok(Math.abs(px - 1 / 6) < 1e-6, `p("x") = ${px}`);
+    assert.ok(Math.abs(pa - 0.7) < 1e-6, `p(".") = ${pa}`);
   });
 });
 
@@ -336,6 +347,9 @@ describe('eval hallucination --quick', () => {
       assert.match(a.kinds, /^[pawc]+$/);
       assert.match(a.outcomes, /^[anmcox]+$/);
       assert.ok(a.probabilities.every((p: number) => p >= 0 && p <= 1));
+      const pr = r.probes['hallucination-probabilities'];
+      assert.equal(pr.none.length, a.kinds.length);
+      assert.ok(pr.facts.every((ps: number[]) => ps.length === 2 && ps.every((x) => x > 0 && x <= 1)));
       const at = r.probes['hallucination-attention'];
       assert.ok(at.asked.items > 0 && at.nearMiss.items > 0);
     }

@@ -3,6 +3,8 @@
  * trained on the same examples with the same budget (answer-only loss), each at its variant's best
  * swept learning rate, every seed; per run, computed once after training and cached in its record:
  *   hallucination-answers    per evaluation item its kind, length, outcome code and answer probability;
+ *   hallucination-probabilities  per item the teacher-forced probability of " none." and of each
+ *                            fact's value (in order of appearance): a graded view of the same choice;
  *   hallucination-attention  the answer query's attention shares (attention-probe.ts): on the asked
  *                            fact (present questions) and on the near-miss fact (near-miss questions).
  */
@@ -20,7 +22,12 @@ import {
   VARIANT_ORDER,
 } from './common.ts';
 import { taskBase } from './data.ts';
-import { classifyAnswer, greedyAnswers, type Outcome } from './hallucination-score.ts';
+import {
+  candidateProbabilities,
+  classifyAnswer,
+  greedyAnswers,
+  type Outcome,
+} from './hallucination-score.ts';
 import {
   ADJECTIVES,
   answerText,
@@ -205,6 +212,33 @@ export function answersProbe(ctx: EvalContext, model: LanguageModel): AnswersPro
   };
 }
 
+export interface ProbabilitiesProbe {
+  /** [item] probability of " none." */
+  none: number[];
+  /** [item][fact] probability of " VALUE." of each fact of the context (order of appearance) */
+  facts: number[][];
+  /** [item] the asked (present) or near-miss fact's index into `facts`; −1 for absent keys */
+  target: number[];
+}
+
+function probabilitiesProbe(ctx: EvalContext, model: LanguageModel): ProbabilitiesProbe {
+  const items = hallucinationEvalSet(ctx);
+  const { tokenizer } = hallucinationBase(ctx);
+  const none = tokenizer.encode(answerText(NONE));
+  const probs = candidateProbabilities(
+    (t, b, T) => model.forward(t, b, T).logits,
+    model.config.vocab_size,
+    items.map((it) => it.prompt),
+    items.map((it) => [none, ...it.example.facts.map((f) => tokenizer.encode(answerText(f.value)))]),
+  );
+  const round = (x: number) => Number(x.toPrecision(4));
+  return {
+    none: probs.map((p) => round(p[0])),
+    facts: probs.map((p) => p.slice(1).map(round)),
+    target: items.map((it) => it.question.fact),
+  };
+}
+
 function attentionProbe(ctx: EvalContext, model: LanguageModel): HallucinationAttention {
   const { tokenizer } = hallucinationBase(ctx);
   const p = ctx.plan.hallucination;
@@ -226,6 +260,7 @@ function hallucinationProbes(ctx: EvalContext): Record<string, Probe> {
   return {
     'hallucination-answers': (model) => answersProbe(ctx, model),
     'hallucination-attention': (model) => attentionProbe(ctx, model),
+    'hallucination-probabilities': (model) => probabilitiesProbe(ctx, model),
   };
 }
 

@@ -19,6 +19,44 @@ import { forwardPadded } from './tasks.ts';
 
 export type Outcome = 'a' | 'n' | 'm' | 'c' | 'o' | 'x';
 
+/**
+ * Teacher-forced probability of each candidate continuation of each prompt: the product over the
+ * candidate's tokens of the model's softmax probability of that token given the prompt and the
+ * candidate's earlier tokens. out[i][j] for prompt i, candidate j.
+ */
+export function candidateProbabilities(
+  forward: (tokens: Int32Array, batch: number, seq: number) => Floats,
+  vocab: number,
+  prompts: readonly Int32Array[],
+  candidates: ReadonlyArray<ReadonlyArray<readonly number[]>>,
+  batch = 16,
+): number[][] {
+  const sequences: Int32Array[] = [];
+  const owner: Array<[number, number]> = [];
+  prompts.forEach((p, i) => {
+    for (const [j, c] of candidates[i].entries()) {
+      sequences.push(Int32Array.from([...p, ...c]));
+      owner.push([i, j]);
+    }
+  });
+  const out = prompts.map((_, i) => candidates[i].map(() => 0));
+  forwardPadded(forward, sequences, vocab, batch, (k, logits, offset) => {
+    const [i, j] = owner[k];
+    const start = prompts[i].length;
+    let logp = 0;
+    for (let t = start; t < sequences[k].length; t++) {
+      const row = offset + (t - 1) * vocab;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[row + v]);
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[row + v] - max);
+      logp += logits[row + sequences[k][t]] - max - Math.log(sum);
+    }
+    out[i][j] = Math.exp(logp);
+  });
+  return out;
+}
+
 export interface GreedyAnswer {
   text: string;
   probability: number;

@@ -31,7 +31,12 @@ import {
   writeJson,
   writeRuns,
 } from './common.ts';
-import { type AnswersProbe, type HallucinationAttention, hallucinationRuns } from './hallucination-runs.ts';
+import {
+  type AnswersProbe,
+  type HallucinationAttention,
+  hallucinationRuns,
+  type ProbabilitiesProbe,
+} from './hallucination-runs.ts';
 import { calibration, isRight, type Outcome, type Rates, rates } from './hallucination-score.ts';
 import type { QuestionKind } from './hallucination-task.ts';
 import { bestLrs } from './lr.ts';
@@ -72,6 +77,61 @@ export function runCalibration(r: RunRecord) {
 }
 
 type Measure = (r: RunRecord) => number;
+
+/**
+ * Mean over the run's items of one kind of a function of the teacher-forced probabilities:
+ * `none` of " none.", `target` of the asked / near-miss fact's value (0 for absent keys), `others`
+ * summed over the other facts' values.
+ */
+function meanProbability(
+  r: RunRecord,
+  kind: QuestionKind,
+  f: (p: { none: number; target: number; others: number }) => number,
+): number {
+  const a = answersOf(r);
+  const p = r.probes['hallucination-probabilities'] as ProbabilitiesProbe;
+  const xs: number[] = [];
+  for (let i = 0; i < a.kinds.length; i++) {
+    if (KIND_OF[a.kinds[i]] !== kind) continue;
+    const t = p.target[i];
+    const all = p.facts[i].reduce((s, x) => s + x, 0);
+    const target = t >= 0 ? p.facts[i][t] : 0;
+    xs.push(f({ none: p.none[i], target, others: all - target }));
+  }
+  return mean(xs);
+}
+
+/** Probability measures: a graded view of the greedy choice (it can show retrieval that greedy "none" hides). */
+const PROBABILITY_MEASURES: Array<{ key: string; label: string; of: Measure }> = [
+  {
+    key: 'pAsked',
+    label: 'P(asked value), present',
+    of: (r) => meanProbability(r, 'present', (p) => p.target),
+  },
+  {
+    key: 'askedShare',
+    label: 'asked value / all context values, present',
+    of: (r) => meanProbability(r, 'present', (p) => p.target / (p.target + p.others)),
+  },
+  { key: 'pNonePresent', label: 'P(none), present', of: (r) => meanProbability(r, 'present', (p) => p.none) },
+  { key: 'pNoneAbsent', label: 'P(none), absent', of: (r) => meanProbability(r, 'absent', (p) => p.none) },
+  {
+    key: 'pContextAbsent',
+    label: 'P(any context value), absent',
+    of: (r) => meanProbability(r, 'absent', (p) => p.others),
+  },
+  { key: 'pNoneNear', label: 'P(none), near-miss', of: (r) => meanProbability(r, 'nearMiss', (p) => p.none) },
+  {
+    key: 'pNear',
+    label: 'P(near-miss value), near-miss',
+    of: (r) => meanProbability(r, 'nearMiss', (p) => p.target),
+  },
+  {
+    key: 'pOtherNear',
+    label: 'P(other context values), near-miss',
+    of: (r) => meanProbability(r, 'nearMiss', (p) => p.others),
+  },
+];
 
 const MEASURES: Array<{ key: string; label: string; of: Measure }> = [
   { key: 'presentAccuracy', label: 'accuracy, present key', of: (r) => runRates(r).presentAccuracy },
@@ -149,6 +209,12 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
 
   const header = ['', ...VARIANT_ORDER.map((v) => LABELS[v])];
   const overall = MEASURES.map((m) => [m.label, ...VARIANT_ORDER.map((v) => ci(values(v, m.of)))]);
+  const graded = PROBABILITY_MEASURES.map((m) => [
+    m.label,
+    ...VARIANT_ORDER.map((v) => ci(values(v, m.of))),
+    diffCi(values('diff', m.of), values('baseline', m.of)),
+    diffCi(values('diffv2', m.of), values('baseline', m.of)),
+  ]);
   const diffs = MEASURES.filter((m) => !m.label.startsWith('…')).map((m) => [
     m.label,
     diffCi(values('diff', m.of), values('baseline', m.of)),
@@ -250,7 +316,10 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
     seeds: ctx.seeds,
     counts,
     measures: Object.fromEntries(
-      VARIANT_ORDER.map((v) => [v, Object.fromEntries(MEASURES.map((m) => [m.key, values(v, m.of)]))]),
+      VARIANT_ORDER.map((v) => [
+        v,
+        Object.fromEntries([...MEASURES, ...PROBABILITY_MEASURES].map((m) => [m.key, values(v, m.of)])),
+      ]),
     ),
     byLength: Object.fromEntries(
       VARIANT_ORDER.map((v) => [
@@ -283,6 +352,12 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
     '### Answers per variant (all lengths)',
     '',
     table(header, overall),
+    '',
+    '### Probabilities of the answers (teacher-forced)',
+    '',
+    `The probability of " none." and of each fact's value " VALUE." after the question, averaged over the items of a kind: a graded view of the same choice, which shows retrieval (the asked value's share of the probability on context values, against the 1/${p.facts} of a model that cannot tell the facts apart) even where the greedy answer is "none".`,
+    '',
+    table([...header, 'DIFF V1 − baseline', 'DIFF V2 − baseline'], graded),
     '',
     '### Differences from the baseline',
     '',
