@@ -48,6 +48,7 @@ export const EXPERIMENTS = [
   'scaling',
   'icl',
   'causes',
+  'hallucination',
   'lambda',
 ] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
@@ -98,7 +99,7 @@ export interface Claim {
 
 /** What defines a training run; its hash names the run. */
 export interface RunSpec {
-  task: 'lm' | 'needle' | 'icl';
+  task: 'lm' | 'needle' | 'icl' | 'hallucination';
   size: Size;
   variant: Variant;
   seed: number;

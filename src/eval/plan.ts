@@ -69,6 +69,23 @@ export interface Plan {
     episodes: number;
     orderings: number;
   };
+  /** The contextual-hallucination task (hallucination.ts); lr is each variant's best rate from the sweep. */
+  hallucination: {
+    size: Size;
+    training: Omit<TrainingPlan, 'lr'>;
+    trainExamples: number;
+    valExamples: number;
+    /** Context lengths of the evaluation (training: uniform over their range). */
+    lengths: number[];
+    facts: number;
+    /** Questions per training context (evaluation items ask one; training lengths grow by the extra questions). */
+    questions: number;
+    shares: { present: number; absent: number; nearMiss: number };
+    /** Evaluation items per length, and of them those probed for attention (present and near-miss). */
+    perLength: number;
+    probePerLength: number;
+    digits: number;
+  };
   outliers: { sequences: number; seq: number };
   quant: { bits: number[]; valBatches: number; needlePerCell: number };
 }
@@ -132,6 +149,19 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
       episodes: 96,
       orderings: 4,
     },
+    hallucination: {
+      size: size('s4', 64, 2, 8, 8),
+      training: { steps: 1400, batch: 8, seq: 176, evalEvery: 200 },
+      trainExamples: 12_000,
+      valExamples: 256,
+      lengths: [40, 72, 104],
+      facts: 3,
+      questions: 6,
+      shares: { present: 2, absent: 1, nearMiss: 1 },
+      perLength: 96,
+      probePerLength: 16,
+      digits: 2,
+    },
     outliers: { sequences: 64, seq: 128 },
     quant: { bits: [16, 8, 6, 4], valBatches: 16, needlePerCell: 8 },
   },
@@ -174,6 +204,19 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
       shots: [1, 2, 4],
       episodes: 8,
       orderings: 2,
+    },
+    hallucination: {
+      size: size('q', 32, 1, 4, 8),
+      training: { steps: 12, batch: 4, seq: 96, evalEvery: 6 },
+      trainExamples: 200,
+      valExamples: 16,
+      lengths: [48, 80],
+      facts: 2,
+      questions: 3,
+      shares: { present: 2, absent: 1, nearMiss: 1 },
+      perLength: 8,
+      probePerLength: 2,
+      digits: 2,
     },
     outliers: { sequences: 2, seq: 32 },
     quant: { bits: [8, 4], valBatches: 2, needlePerCell: 1 },

@@ -23,6 +23,7 @@ import {
   table,
   writeJson,
 } from './common.ts';
+import { runHallucination } from './hallucination.ts';
 import { countCached, lmArmRuns, mainLmRuns, runHeadline } from './headline.ts';
 import { mainSize, runLr } from './lr.ts';
 import { needleRuns } from './needle.ts';
@@ -134,6 +135,7 @@ export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<Exper
     async (ctx) => [0, 3 * ctx.seeds.length],
   ),
   causes: runCauses,
+  hallucination: runHallucination,
   lambda: unported(
     'lambda',
     'Learned λ (every run of every experiment)',

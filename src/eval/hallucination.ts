@@ -1,0 +1,401 @@
+/**
+ * The contextual-hallucination section (issue 17; paper §3.6, Tables 4–5): on the hallucination
+ * task (hallucination-task.ts) DIFF V1, the baseline and DIFF V2, every seed, are scored per context
+ * length on present keys (accuracy, wrong "none"), on absent and near-miss keys (hallucination rate,
+ * split by where the value comes from), on calibration (reliability bins, ECE of the greedy answer's
+ * probability) and on where the answer query attends (asked fact vs near-miss fact). The paper's
+ * claim "fewer contextual hallucinations" is judged on the hallucination rate over absent and
+ * near-miss questions: "matches" when the Welch 95% interval of DIFF − baseline is below zero, "does
+ * not match" when above, "equivalent" only when TOST puts the 90% interval inside ±TOST_MARGIN,
+ * else "inconclusive".
+ */
+import { join } from 'node:path';
+import type { Variant } from '../model/config.ts';
+import { writeChart } from '../report/plot.ts';
+import type { LayerShares } from './attention-probe.ts';
+import {
+  band,
+  type Claim,
+  ci,
+  complete,
+  diffCi,
+  directional,
+  type EvalContext,
+  type ExperimentResult,
+  fmt,
+  LABELS,
+  pendingResult,
+  type RunRecord,
+  table,
+  VARIANT_ORDER,
+  writeJson,
+  writeRuns,
+} from './common.ts';
+import {
+  type AnswersProbe,
+  type HallucinationAttention,
+  hallucinationRuns,
+  type ProbabilitiesProbe,
+} from './hallucination-runs.ts';
+import { calibration, isRight, type Outcome, type Rates, rates } from './hallucination-score.ts';
+import type { QuestionKind } from './hallucination-task.ts';
+import { bestLrs } from './lr.ts';
+import { formatInterval, mean, meanInterval, tost, welch } from './stats.ts';
+
+/** Half the paper's XSum gap in hallucination-free rate (0.53 vs 0.44), as an absolute rate. */
+export const TOST_MARGIN = 0.045;
+
+const TITLE = 'Contextual hallucination: answering from the context, "none" when the answer is not there';
+const CLAIMS: Array<Pick<Claim, 'claim' | 'paper'>> = [
+  {
+    claim: 'DIFF V1 hallucinates less than the baseline when the asked key is not in the context',
+    paper: 'fewer contextual hallucinations (XSum hallucination-free 0.53 vs 0.44)',
+  },
+  {
+    claim: 'DIFF V2 hallucinates less than the baseline when the asked key is not in the context',
+    paper: 'fewer contextual hallucinations (XSum hallucination-free 0.53 vs 0.44)',
+  },
+];
+
+const KIND_OF: Record<string, QuestionKind> = { p: 'present', a: 'absent', w: 'nearMiss', c: 'nearMiss' };
+
+const answersOf = (r: RunRecord) => r.probes['hallucination-answers'] as AnswersProbe;
+
+/** The run's rates over the items of one context length (all lengths when omitted). */
+export function runRates(r: RunRecord, length?: number): Rates {
+  const a = answersOf(r);
+  const keep = a.lengths.map((L) => length === undefined || L === length);
+  const kinds = [...a.kinds].map((k) => KIND_OF[k]).filter((_, i) => keep[i]);
+  const outcomes = [...a.outcomes].filter((_, i) => keep[i]) as Outcome[];
+  return rates(kinds, outcomes);
+}
+
+export function runCalibration(r: RunRecord) {
+  const a = answersOf(r);
+  const right = [...a.outcomes].map((o, i) => isRight(KIND_OF[a.kinds[i]], o as Outcome));
+  return calibration(a.probabilities, right);
+}
+
+type Measure = (r: RunRecord) => number;
+
+/**
+ * Mean over the run's items of one kind of a function of the teacher-forced probabilities:
+ * `none` of " none.", `target` of the asked / near-miss fact's value (0 for absent keys), `others`
+ * summed over the other facts' values.
+ */
+function meanProbability(
+  r: RunRecord,
+  kind: QuestionKind,
+  f: (p: { none: number; target: number; others: number }) => number,
+): number {
+  const a = answersOf(r);
+  const p = r.probes['hallucination-probabilities'] as ProbabilitiesProbe;
+  const xs: number[] = [];
+  for (let i = 0; i < a.kinds.length; i++) {
+    if (KIND_OF[a.kinds[i]] !== kind) continue;
+    const t = p.target[i];
+    const all = p.facts[i].reduce((s, x) => s + x, 0);
+    const target = t >= 0 ? p.facts[i][t] : 0;
+    xs.push(f({ none: p.none[i], target, others: all - target }));
+  }
+  return mean(xs);
+}
+
+/** Probability measures: a graded view of the greedy choice (it can show retrieval that greedy "none" hides). */
+const PROBABILITY_MEASURES: Array<{ key: string; label: string; of: Measure }> = [
+  {
+    key: 'pAsked',
+    label: 'P(asked value), present',
+    of: (r) => meanProbability(r, 'present', (p) => p.target),
+  },
+  {
+    key: 'askedShare',
+    label: 'asked value / all context values, present',
+    of: (r) => meanProbability(r, 'present', (p) => p.target / (p.target + p.others)),
+  },
+  { key: 'pNonePresent', label: 'P(none), present', of: (r) => meanProbability(r, 'present', (p) => p.none) },
+  { key: 'pNoneAbsent', label: 'P(none), absent', of: (r) => meanProbability(r, 'absent', (p) => p.none) },
+  {
+    key: 'pContextAbsent',
+    label: 'P(any context value), absent',
+    of: (r) => meanProbability(r, 'absent', (p) => p.others),
+  },
+  { key: 'pNoneNear', label: 'P(none), near-miss', of: (r) => meanProbability(r, 'nearMiss', (p) => p.none) },
+  {
+    key: 'pNear',
+    label: 'P(near-miss value), near-miss',
+    of: (r) => meanProbability(r, 'nearMiss', (p) => p.target),
+  },
+  {
+    key: 'pOtherNear',
+    label: 'P(other context values), near-miss',
+    of: (r) => meanProbability(r, 'nearMiss', (p) => p.others),
+  },
+];
+
+const MEASURES: Array<{ key: string; label: string; of: Measure }> = [
+  { key: 'presentAccuracy', label: 'accuracy, present key', of: (r) => runRates(r).presentAccuracy },
+  { key: 'falseNone', label: '"none" when present', of: (r) => runRates(r).falseNone },
+  { key: 'hallucination', label: 'hallucination, absent + near-miss', of: (r) => runRates(r).hallucination },
+  { key: 'absent', label: 'hallucination, absent key', of: (r) => runRates(r).absent.hallucination },
+  { key: 'absentContext', label: '… a value from the context', of: (r) => runRates(r).absent.context },
+  { key: 'absentOutside', label: '… not in the context', of: (r) => runRates(r).absent.outside },
+  { key: 'nearMiss', label: 'hallucination, near-miss key', of: (r) => runRates(r).nearMiss.hallucination },
+  { key: 'nearMissCopy', label: '… the near-miss value', of: (r) => runRates(r).nearMiss.nearMiss },
+  { key: 'nearMissContext', label: '… another context value', of: (r) => runRates(r).nearMiss.context },
+  { key: 'nearMissOutside', label: '… not in the context', of: (r) => runRates(r).nearMiss.outside },
+  { key: 'ece', label: 'ECE (answer probability)', of: (r) => runCalibration(r).ece },
+];
+
+const attentionOf = (r: RunRecord) => r.probes['hallucination-attention'] as HallucinationAttention;
+const net = (l: LayerShares) => l.positive.answer - l.negative.answer;
+
+/**
+ * The hallucination claim of one DIFF variant against the baseline. A rate of abstention means
+ * something only for models that read the context: unless both answer present keys above the copy
+ * baseline 1/F (lower end of the 95% interval), the verdict is "inconclusive" whatever the rates (a
+ * model that always says "none" never hallucinates).
+ */
+export function hallucinationClaim(
+  i: number,
+  label: string,
+  hall: { diff: number[]; base: number[] },
+  accuracy: { diff: number[]; base: number[] },
+  copyBaseline: number,
+): Claim {
+  const { diff, base } = hall;
+  const w = welch(diff, base);
+  const t = tost(diff, base, TOST_MARGIN);
+  const reads = [accuracy.diff, accuracy.base].every((a) => meanInterval(a).lo > copyBaseline);
+  let verdict = directional(w, -1);
+  if (verdict === 'inconclusive' && t.equivalent) verdict = 'equivalent';
+  if (!reads) verdict = 'inconclusive';
+  const tostText = `TOST ±${TOST_MARGIN} (half the paper's 0.09 XSum gap): 90% interval ${formatInterval(t.interval)}${t.equivalent ? ', inside' : ', not inside'}`;
+  const readText = reads
+    ? ''
+    : `; not judged: present-key accuracy ${label} ${ci(accuracy.diff)}, baseline ${ci(accuracy.base)} is not above the 1/${Math.round(1 / copyBaseline)} copy baseline for both, so the models do not read the facts and their abstention says nothing`;
+  return {
+    ...CLAIMS[i],
+    ours: `hallucination rate ${label} ${ci(diff)} vs baseline ${ci(base)}; ${label} − baseline = ${formatInterval(w)}; ${tostText}${readText}`,
+    verdict,
+    p: verdict === 'equivalent' ? t.p : w.p,
+  };
+}
+
+export async function runHallucination(ctx: EvalContext): Promise<ExperimentResult> {
+  const { runs, planned, lrsKnown } = await hallucinationRuns(ctx);
+  const cached = [...runs.values()].flat().filter(Boolean).length;
+  const all = new Map<Variant, RunRecord[]>();
+  for (const v of VARIANT_ORDER) {
+    const c = complete(runs.get(v) ?? []);
+    if (c?.length) all.set(v, c);
+  }
+  if (!lrsKnown || all.size < VARIANT_ORDER.length)
+    return pendingResult(
+      'hallucination',
+      TITLE,
+      CLAIMS,
+      cached,
+      planned,
+      lrsKnown ? '' : 'the learning-rate sweep is not cached',
+    );
+  const dir = ctx.dir('hallucination');
+  writeRuns(dir, [...all.values()].flat());
+  const p = ctx.plan.hallucination;
+  const lrs = (await bestLrs(ctx))!;
+  const values = (v: Variant, m: Measure) => all.get(v)!.map(m);
+  const byLength = (v: Variant, L: number, pick: (r: Rates) => number) =>
+    all.get(v)!.map((r) => pick(runRates(r, L)));
+
+  const header = ['', ...VARIANT_ORDER.map((v) => LABELS[v])];
+  const overall = MEASURES.map((m) => [m.label, ...VARIANT_ORDER.map((v) => ci(values(v, m.of)))]);
+  const graded = PROBABILITY_MEASURES.map((m) => [
+    m.label,
+    ...VARIANT_ORDER.map((v) => ci(values(v, m.of))),
+    diffCi(values('diff', m.of), values('baseline', m.of)),
+    diffCi(values('diffv2', m.of), values('baseline', m.of)),
+  ]);
+  const diffs = MEASURES.filter((m) => !m.label.startsWith('…')).map((m) => [
+    m.label,
+    diffCi(values('diff', m.of), values('baseline', m.of)),
+    diffCi(values('diffv2', m.of), values('baseline', m.of)),
+  ]);
+  const lengthRows = p.lengths.flatMap((L) => [
+    [`${L}: hallucination`, ...VARIANT_ORDER.map((v) => ci(byLength(v, L, (r) => r.hallucination)))],
+    [`${L}: accuracy, present`, ...VARIANT_ORDER.map((v) => ci(byLength(v, L, (r) => r.presentAccuracy)))],
+  ]);
+  const layers = ctx.plan.hallucination.size.n_layers;
+  const attentionRows = Array.from({ length: layers }, (_, l) =>
+    VARIANT_ORDER.flatMap((v) => {
+      const rs = all.get(v)!;
+      const asked = rs.map((r) => net(attentionOf(r).asked.layers[l]));
+      const near = rs.map((r) => net(attentionOf(r).nearMiss.layers[l]));
+      return [
+        [
+          `layer ${l + 1}, ${LABELS[v]}`,
+          ci(asked),
+          ci(near),
+          diffCi(asked, near),
+          ci(rs.map((r) => attentionOf(r).asked.layers[l].positive.answer)),
+          ci(rs.map((r) => attentionOf(r).nearMiss.layers[l].positive.answer)),
+        ],
+      ];
+    }),
+  ).flat();
+
+  const halluCurve = (pick: (r: Rates) => number) =>
+    VARIANT_ORDER.map((v) => ({
+      name: LABELS[v],
+      points: p.lengths.map((L) => band(L, byLength(v, L, pick))),
+    }));
+  await writeChart(
+    join(dir, 'hallucination-vs-length'),
+    halluCurve((r) => r.hallucination),
+    {
+      title: 'Hallucination rate (absent + near-miss keys) vs context length, 95% intervals over seeds',
+      xLabel: 'context length (tokens)',
+      yLabel: 'share answering a value, not "none"',
+    },
+  );
+  await writeChart(
+    join(dir, 'accuracy-vs-length'),
+    halluCurve((r) => r.presentAccuracy),
+    {
+      title: 'Accuracy on present keys vs context length, 95% intervals over seeds',
+      xLabel: 'context length (tokens)',
+      yLabel: 'share answering the asked value',
+    },
+  );
+  const pooled = (v: Variant) => {
+    const rs = all.get(v)!.map(answersOf);
+    const probs = rs.flatMap((a) => a.probabilities);
+    const right = rs.flatMap((a) =>
+      [...a.outcomes].map((o, i) => isRight(KIND_OF[a.kinds[i]], o as Outcome)),
+    );
+    return calibration(probs, right);
+  };
+  await writeChart(
+    join(dir, 'reliability'),
+    [
+      {
+        name: 'perfect calibration',
+        points: [
+          { x: 0, y: 0 },
+          { x: 1, y: 1 },
+        ],
+      },
+      ...VARIANT_ORDER.map((v) => ({
+        name: LABELS[v],
+        points: pooled(v)
+          .bins.filter((b) => b.count > 0)
+          .map((b) => ({ x: b.confidence, y: b.accuracy })),
+      })),
+    ],
+    {
+      title: 'Reliability: share right vs probability of the greedy answer (10 bins, all seeds pooled)',
+      xLabel: 'answer probability (bin mean)',
+      yLabel: 'share of right answers',
+    },
+  );
+
+  const hall = (v: Variant) => values(v, (r) => runRates(r).hallucination);
+  const acc = (v: Variant) => values(v, (r) => runRates(r).presentAccuracy);
+  const claims = (['diff', 'diffv2'] as const).map((v, i) =>
+    hallucinationClaim(
+      i,
+      LABELS[v],
+      { diff: hall(v), base: hall('baseline') },
+      { diff: acc(v), base: acc('baseline') },
+      1 / p.facts,
+    ),
+  );
+  const counts = runRates(all.get('baseline')![0]).counts;
+  const summary = {
+    plan: p,
+    lrs,
+    seeds: ctx.seeds,
+    counts,
+    measures: Object.fromEntries(
+      VARIANT_ORDER.map((v) => [
+        v,
+        Object.fromEntries([...MEASURES, ...PROBABILITY_MEASURES].map((m) => [m.key, values(v, m.of)])),
+      ]),
+    ),
+    byLength: Object.fromEntries(
+      VARIANT_ORDER.map((v) => [
+        v,
+        Object.fromEntries(
+          p.lengths.map((L) => [
+            L,
+            {
+              hallucination: byLength(v, L, (r) => r.hallucination),
+              presentAccuracy: byLength(v, L, (r) => r.presentAccuracy),
+            },
+          ]),
+        ),
+      ]),
+    ),
+    reliability: Object.fromEntries(VARIANT_ORDER.map((v) => [v, pooled(v)])),
+    claims,
+  };
+  writeJson(join(dir, 'results.json'), summary);
+
+  const verdictLine = claims
+    .map((c) => `${c.claim.split(' hallucinates')[0]}: **${c.verdict}** (${c.ours.split('; ')[1]})`)
+    .join('; ');
+  const markdown = [
+    `Each context is corpus filler with ${p.facts} facts " The code of the ADJECTIVE NOUN is ${'N'.repeat(p.digits)}." (distinct adjectives, nouns and values), then one question "Q: The code of the KEY is" answered " VALUE." or " none.". The asked key is **present** (the key of a fact), **absent** (sharing no word with any fact) or a **near-miss** (not in the context while one fact's key differs from it by one word — the adjective — or by one letter of the noun, e.g. cat → car; half each). Shares present : absent : near-miss = ${p.shares.present} : ${p.shares.absent} : ${p.shares.nearMiss}, in training and evaluation. Size ${p.size.name} (d ${p.size.d_model}, ${p.size.n_layers} layers), ${p.training.steps} steps × ${p.training.batch} contexts of up to ${p.training.seq} tokens with ${p.questions} questions each, answer-only loss, identical examples for every variant; each variant at its best swept rate (DIFF V1 ${lrs.diff}, baseline ${lrs.baseline}, DIFF V2 ${lrs.diffv2}); ${ctx.seeds.length} seed(s).`,
+    `Evaluation: ${counts.present + counts.absent + counts.nearMiss} held-out items per model (${counts.present} present, ${counts.absent} absent, ${counts.nearMiss} near-miss; ${p.lengths.length} lengths ${p.lengths.join(', ')} tokens), greedy answers. A **hallucination** is any answer but "none" to an absent or near-miss key; it is split by where the value comes from (the near-miss fact, another fact of the context, not in the context — malformed answers count there). Copying a random fact would give accuracy 1/${p.facts} = ${fmt(1 / p.facts)} on present keys. Calibration: the probability of the greedy answer (product over its tokens) against whether it is right; ECE over 10 equal-width bins. All numbers are mean [95% t interval] over seeds; differences are Welch 95% intervals.`,
+    '',
+    `Verdict: ${verdictLine}. The paper's claim is about summarisation and QA at 3B parameters judged by GPT-4o; this task tests its mechanism only (answering from the context, abstaining when the answer is not there) at ${p.size.name} size.`,
+    '',
+    '### Answers per variant (all lengths)',
+    '',
+    table(header, overall),
+    '',
+    '### Probabilities of the answers (teacher-forced)',
+    '',
+    `The probability of " none." and of each fact's value " VALUE." after the question, averaged over the items of a kind: a graded view of the same choice, which shows retrieval (the asked value's share of the probability on context values, against the 1/${p.facts} of a model that cannot tell the facts apart) even where the greedy answer is "none".`,
+    '',
+    table([...header, 'DIFF V1 − baseline', 'DIFF V2 − baseline'], graded),
+    '',
+    '### Differences from the baseline',
+    '',
+    table(['', 'DIFF V1 − baseline', 'DIFF V2 − baseline'], diffs),
+    '',
+    '### Per context length',
+    '',
+    table(header, lengthRows),
+    '',
+    '![hallucination vs length](hallucination/hallucination-vs-length.png)',
+    '![accuracy vs length](hallucination/accuracy-vs-length.png)',
+    '![reliability](hallucination/reliability.png)',
+    '',
+    '### Where the answer query attends: asked fact vs near-miss fact',
+    '',
+    `The query is the last token before the answer; shares from the attention probe (attention-probe.ts) on ${p.probePerLength} present and ${p.probePerLength} near-miss items per length, averaged over heads. "Net" = positive − negative part (DIFF: A1 − λ·A2; baseline: softmax), not divided by 1 − λ. A model that reads keys exactly puts more on the asked fact (present questions) than on a near-miss fact (near-miss questions).`,
+    '',
+    table(
+      [
+        'layer, model',
+        'net on asked fact',
+        'net on near-miss fact',
+        'asked − near-miss',
+        'positive, asked',
+        'positive, near-miss',
+      ],
+      attentionRows,
+    ),
+    '',
+    `Mean over all runs of the wall time per run: ${fmt(mean([...all.values()].flat().map((r) => r.wallSeconds)), 1)} s.`,
+  ].join('\n');
+  return {
+    name: 'hallucination',
+    title: TITLE,
+    markdown,
+    claims,
+    data: summary,
+    cached,
+    planned,
+  };
+}
