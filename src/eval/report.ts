@@ -23,10 +23,13 @@ import {
   table,
   writeJson,
 } from './common.ts';
-import { countCached, lmArmRuns, mainLmRuns, runHeadline } from './headline.ts';
+import { countCached, lmArmRuns, runHeadline } from './headline.ts';
+import { runLambda } from './lambda.ts';
 import { mainSize, runLr } from './lr.ts';
 import { needleRuns } from './needle.ts';
+import { runOutliers } from './outliers.ts';
 import { HEADLINE_ARMS, lmSteps, PLANS } from './plan.ts';
+import { runQuantisation } from './quantisation.ts';
 import { holm } from './stats.ts';
 
 /** Sections whose analysis is not yet on the cached-run pipeline: they train their runs, then say so. */
@@ -81,31 +84,8 @@ export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<Exper
     ],
     needleCount,
   ),
-  quantisation: unported(
-    'quantisation',
-    'Low-bit quantisation (judged on the drop from full precision)',
-    [
-      {
-        claim: 'DIFF degrades less under low-bit attention quantisation',
-        paper: '4-bit DIFF ≈ 6-bit Transformer',
-      },
-    ],
-    needleCount,
-  ),
-  outliers: unported(
-    'outliers',
-    'Activation outliers',
-    [
-      {
-        claim: 'DIFF has smaller activation outliers',
-        paper: 'top-1 attention logit 38.8 vs 318.0; hidden 1688 vs 3609',
-      },
-    ],
-    async (ctx) => {
-      const { runs, planned } = await mainLmRuns(ctx);
-      return [countCached(runs), planned];
-    },
-  ),
+  quantisation: runQuantisation,
+  outliers: runOutliers,
   scaling: unported(
     'scaling',
     'Scaling: loss vs parameters',
@@ -134,15 +114,7 @@ export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<Exper
     async (ctx) => [0, 3 * ctx.seeds.length],
   ),
   causes: runCauses,
-  lambda: unported(
-    'lambda',
-    'Learned λ (every run of every experiment)',
-    [{ claim: 'Learned λ is never negative', paper: '0.2–0.4 early, ~0.8 deep, never negative' }],
-    async (ctx) => {
-      const all = ctx.allRecords().filter((r) => r.lambda);
-      return [all.length, all.length];
-    },
-  ),
+  lambda: runLambda,
 };
 
 export class UnknownExperimentError extends Error {
