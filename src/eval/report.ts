@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { runAblations, runCauses } from './ablations.ts';
+import { runAttention } from './attention.ts';
 import {
   type Claim,
   EvalContext,
@@ -26,10 +27,10 @@ import {
 import { countCached, lmArmRuns, runHeadline } from './headline.ts';
 import { runLambda } from './lambda.ts';
 import { mainSize, runLr } from './lr.ts';
-import { needleRuns } from './needle.ts';
 import { runOutliers } from './outliers.ts';
 import { HEADLINE_ARMS, lmSteps, PLANS } from './plan.ts';
 import { runQuantisation } from './quantisation.ts';
+import { runRetrieval } from './retrieval.ts';
 import { holm } from './stats.ts';
 
 /** Sections whose analysis is not yet on the cached-run pipeline: they train their runs, then say so. */
@@ -52,38 +53,12 @@ function unported(
   };
 }
 
-const needleCount = async (ctx: EvalContext): Promise<[number, number]> => {
-  const { runs, planned } = await needleRuns(ctx);
-  return [[...runs.values()].flat().filter(Boolean).length, planned];
-};
-
 export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<ExperimentResult>> = {
   lr: runLr,
   headline: runHeadline,
   ablations: runAblations,
-  retrieval: unported(
-    'retrieval',
-    'Multi-needle retrieval',
-    [
-      {
-        claim:
-          'DIFF retrieves key information from a noisy context more accurately (vs the 1/N copy baseline)',
-        paper: 'N=6, R=2 at 4K: 0.85 vs 0.55',
-      },
-    ],
-    needleCount,
-  ),
-  attention: unported(
-    'attention',
-    'Attention allocation (needle task)',
-    [
-      {
-        claim: 'DIFF puts more attention on the answer and less on noise',
-        paper: 'answer 0.27–0.40 vs 0.03–0.09; noise 0.01–0.02 vs 0.49–0.54',
-      },
-    ],
-    needleCount,
-  ),
+  retrieval: runRetrieval,
+  attention: runAttention,
   quantisation: runQuantisation,
   outliers: runOutliers,
   scaling: unported(
