@@ -177,7 +177,9 @@ export async function needleRuns(
   const p = ctx.plan.needle;
   const data = needleData(ctx);
   for (const v of VARIANT_ORDER) {
-    const specs = ctx.seeds.map((seed) => armSpec(ARMS[v], 'needle', p.size, seed, p.training, ctx.plan.vocab));
+    const specs = ctx.seeds.map((seed) =>
+      armSpec(ARMS[v], 'needle', p.size, seed, p.training, ctx.plan.vocab),
+    );
     runs.set(v, await ctx.runs(specs, data, needleProbes(ctx)));
   }
   return { runs, planned, lrsKnown: true };

@@ -24,13 +24,14 @@ import {
   table,
   writeJson,
 } from './common.ts';
-import { countCached, lmArmRuns, runHeadline } from './headline.ts';
+import { runHeadline } from './headline.ts';
 import { runLambda } from './lambda.ts';
 import { mainSize, runLr } from './lr.ts';
 import { runOutliers } from './outliers.ts';
-import { HEADLINE_ARMS, lmSteps, PLANS } from './plan.ts';
+import { lmSteps, PLANS } from './plan.ts';
 import { runQuantisation } from './quantisation.ts';
 import { runRetrieval } from './retrieval.ts';
+import { runScaling } from './scaling-section.ts';
 import { holm } from './stats.ts';
 
 /** Sections whose analysis is not yet on the cached-run pipeline: they train their runs, then say so. */
@@ -61,27 +62,7 @@ export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<Exper
   attention: runAttention,
   quantisation: runQuantisation,
   outliers: runOutliers,
-  scaling: unported(
-    'scaling',
-    'Scaling: loss vs parameters',
-    [
-      {
-        claim:
-          'DIFF needs fewer parameters than a Transformer for the same loss (bootstrap interval of the ratio)',
-        paper: '~62% of the parameters',
-      },
-    ],
-    async (ctx) => {
-      let cached = 0;
-      let planned = 0;
-      for (const s of ctx.plan.lm.sizes) {
-        const r = await lmArmRuns(ctx, HEADLINE_ARMS, s);
-        cached += countCached(r.runs);
-        planned += r.planned;
-      }
-      return [cached, planned];
-    },
-  ),
+  scaling: runScaling,
   icl: unported(
     'icl',
     'Many-shot in-context learning',
