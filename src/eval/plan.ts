@@ -65,7 +65,8 @@ export interface Plan {
   };
   icl: {
     size: Size;
-    training: Omit<TrainingPlan, 'lr'>;
+    /** One fixed peak rate for every variant (answer-only supervised task, as the needle task). */
+    training: TrainingPlan;
     trainExamples: number;
     valExamples: number;
     context: number;
@@ -128,7 +129,7 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     },
     icl: {
       size: size('s4', 64, 2, 8, 8),
-      training: { steps: 2000, batch: 8, seq: 128, evalEvery: 250 },
+      training: { steps: 2000, batch: 8, seq: 128, lr: 3e-3, evalEvery: 250 },
       trainExamples: 20_000,
       valExamples: 256,
       context: 128,
@@ -171,7 +172,7 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
     },
     icl: {
       size: size('q', 32, 1, 4, 8),
-      training: { steps: 12, batch: 4, seq: 96, evalEvery: 6 },
+      training: { steps: 12, batch: 4, seq: 96, lr: 5e-3, evalEvery: 6 },
       trainExamples: 200,
       valExamples: 16,
       context: 96,

@@ -19,12 +19,12 @@ import {
   type ExperimentName,
   type ExperimentResult,
   fmt,
-  pendingResult,
   type RunRecord,
   table,
   writeJson,
 } from './common.ts';
 import { runHeadline } from './headline.ts';
+import { runIcl } from './icl.ts';
 import { runLambda } from './lambda.ts';
 import { mainSize, runLr } from './lr.ts';
 import { runOutliers } from './outliers.ts';
@@ -33,26 +33,6 @@ import { runQuantisation } from './quantisation.ts';
 import { runRetrieval } from './retrieval.ts';
 import { runScaling } from './scaling-section.ts';
 import { holm } from './stats.ts';
-
-/** Sections whose analysis is not yet on the cached-run pipeline: they train their runs, then say so. */
-function unported(
-  name: ExperimentName,
-  title: string,
-  claims: Array<Pick<Claim, 'claim' | 'paper'>>,
-  count: (ctx: EvalContext) => Promise<[number, number]>,
-) {
-  return async (ctx: EvalContext): Promise<ExperimentResult> => {
-    const [cached, planned] = await count(ctx);
-    return pendingResult(
-      name,
-      title,
-      claims,
-      cached,
-      planned,
-      'the analysis of this section is not yet ported to the cached-run pipeline (issue 13)',
-    );
-  };
-}
 
 export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<ExperimentResult>> = {
   lr: runLr,
@@ -63,12 +43,7 @@ export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<Exper
   quantisation: runQuantisation,
   outliers: runOutliers,
   scaling: runScaling,
-  icl: unported(
-    'icl',
-    'Many-shot in-context learning',
-    [{ claim: 'DIFF is better at many-shot in-context learning', paper: '+5.2 to +21.6 points' }],
-    async (ctx) => [0, 3 * ctx.seeds.length],
-  ),
+  icl: runIcl,
   causes: runCauses,
   lambda: runLambda,
 };
