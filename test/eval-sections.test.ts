@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { causeReading } from '../src/eval/ablations.ts';
 import { attentionClaims } from '../src/eval/attention.ts';
 import type { AttentionProbe, LayerShares } from '../src/eval/attention-probe.ts';
 import type { RunRecord } from '../src/eval/common.ts';
@@ -163,5 +164,15 @@ describe('λ: never negative is a universal claim', () => {
     assert.deepEqual(c, { runs: 3, negativeRuns: 1, negativeLayers: 1, everNegativeRuns: 1, layers: 6 });
     assert.equal(lambdaVerdict(c), 'does not match');
     assert.equal(lambdaVerdict(countNegative([])), 'pending');
+  });
+});
+
+describe('causes: what explains the gap', () => {
+  const i = (lo: number, hi: number) => ({ estimate: (lo + hi) / 2, lo, hi, n: [5, 5], p: 0.01 });
+  test('readings flip with the intervals', () => {
+    assert.match(causeReading(i(-0.05, -0.01), i(-0.02, 0.01)), /^explains the gap/);
+    assert.match(causeReading(i(-0.05, -0.01), i(0.01, 0.03)), /gap to the baseline remains/);
+    assert.match(causeReading(i(0.01, 0.03), i(0.02, 0.04)), /not the cause/);
+    assert.match(causeReading(i(-0.01, 0.01), i(0.01, 0.03)), /does not explain/);
   });
 });
