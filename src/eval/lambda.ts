@@ -19,8 +19,9 @@ import {
 
 const CLAIM = { claim: 'Learned λ is never negative', paper: '0.2–0.4 early, ~0.8 deep, never negative' };
 
-/** The group of a run in the λ table: task, size and arm. */
-const groupOf = (r: RunRecord) => `${r.spec.task} ${r.spec.size.name} ${r.spec.tag ?? r.spec.variant}`;
+/** The group of a run in the λ table: task, size, arm and peak rate. */
+const groupOf = (r: RunRecord) =>
+  `${r.spec.task} ${r.spec.size.name} ${r.spec.tag ?? r.spec.variant} lr ${r.spec.training.lr}`;
 
 export interface LambdaCount {
   runs: number;
@@ -130,7 +131,7 @@ export async function runLambda(ctx: EvalContext): Promise<ExperimentResult> {
     '',
     table(
       [
-        'task, size, arm',
+        'task, size, arm, lr',
         'runs',
         'final λ per layer',
         'runs with a negative final λ',
