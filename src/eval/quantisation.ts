@@ -109,7 +109,7 @@ export async function runQuantisation(ctx: EvalContext): Promise<ExperimentResul
   writeJson(join(dir, 'results.json'), summary);
   const q = rs('diff')[0].probes['lm-quant'] as LmQuantProbe;
   const markdown = [
-    `Main-size language models (${rs('diff').length} seeds per variant), validation loss on ${q.tokens.toLocaleString('en-US')} held-out tokens at full precision and with the attention logits (absmax per head and sequence) or every weight matrix (per row) quantised. Each cell: the loss increase over the same model at full precision, mean [95% t interval]; the last columns: Welch 95% intervals of the increase's difference (negative: DIFF degrades less). The needle task's accuracy drops come with the needle runs (retrieval section).`,
+    `Main-size language models (${rs('diff').length} seeds per variant), validation loss on ${q.tokens.toLocaleString('en-US')} held-out tokens at full precision and with the attention logits (absmax per head and sequence) or every weight matrix (per row) quantised. Each cell: the loss increase over the same model at full precision, mean [95% t interval]; the last columns: Welch 95% intervals of the increase's difference (negative: DIFF degrades less). The needle task's accuracy drops under the same quantisation are in the retrieval section (needle runs).`,
     '',
     '**Attention logits quantised**',
     '',

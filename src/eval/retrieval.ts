@@ -25,7 +25,14 @@ import {
   writeJson,
   writeRuns,
 } from './common.ts';
-import { accuracy, type NeedleItem, needleEvalSet, needleRuns, scoresOf } from './needle.ts';
+import {
+  accuracy,
+  type NeedleItem,
+  type NeedleQuantProbe,
+  needleEvalSet,
+  needleRuns,
+  scoresOf,
+} from './needle.ts';
 import { formatInterval, meanInterval, welch } from './stats.ts';
 
 const CLAIMS = [
@@ -45,6 +52,18 @@ export function configAccuracy(
   return runs.map((run) =>
     accuracy(items, scoresOf(run), (it) => it.example.spec.n === n && it.example.spec.r === r),
   );
+}
+
+/** Accuracy drop from full precision of each run with `kind` quantised to `bits` (needle-quant probe). */
+export function accuracyDrops(
+  runs: readonly RunRecord[],
+  kind: 'logits' | 'weights',
+  bits: number,
+): number[] {
+  return runs.map((r) => {
+    const q = r.probes['needle-quant'] as NeedleQuantProbe;
+    return q[kind][q.bits.indexOf(32)] - q[kind][q.bits.indexOf(bits)];
+  });
 }
 
 /** The claim at configuration (n, r): DIFF V1 − baseline accuracy, paper direction > 0. */
@@ -104,6 +123,15 @@ export async function runRetrieval(ctx: EvalContext): Promise<ExperimentResult> 
     ]),
   );
   writeJson(join(dir, 'results.json'), { chance, accuracy: summary });
+  const quantRows = (['logits', 'weights'] as const).flatMap((kind) =>
+    ctx.plan.quant.bits.map((b) => [
+      `${kind === 'logits' ? 'attention logits' : 'weights'}, ${b} bits`,
+      ...VARIANT_ORDER.map((v) => ci(accuracyDrops(rs(v), kind, b), 3)),
+      diffCi(accuracyDrops(rs('diff'), kind, b), accuracyDrops(rs('baseline'), kind, b), 3),
+      diffCi(accuracyDrops(rs('diffv2'), kind, b), accuracyDrops(rs('baseline'), kind, b), 3),
+    ]),
+  );
+  const quantItems = (rs('diff')[0].probes['needle-quant'] as NeedleQuantProbe).items;
   const [n, r] = p.configs[p.configs.length - 1];
   const t = rs('diff')[0].spec.training;
   const markdown = [
@@ -123,6 +151,13 @@ export async function runRetrieval(ctx: EvalContext): Promise<ExperimentResult> 
     ),
     '',
     '![accuracy vs needles](retrieval/accuracy-vs-needles.png)',
+    '',
+    `**Quantisation on the needle task**: accuracy drop from full precision (${quantItems} examples), mean [95% t interval]; the last columns: Welch 95% intervals of the drop's difference (negative: DIFF loses less).`,
+    '',
+    table(
+      ['quantised', ...VARIANT_ORDER.map((v) => `${LABELS[v]} drop`), 'V1 − baseline', 'V2 − baseline'],
+      quantRows,
+    ),
   ].join('\n');
   const claims = [retrievalClaim(acc('diff', n, r), acc('baseline', n, r), n, r)];
   return { name: 'retrieval', title, markdown, claims, data: summary, cached: planned, planned };
