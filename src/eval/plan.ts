@@ -52,7 +52,8 @@ export interface Plan {
     /**
      * One fixed peak rate for every variant: the language models' best swept rates (0.008–0.016) leave
      * the needle task unlearned (DIFF V1 at 0.008: answer loss at chance, N = 1 accuracy 3–9% against
-     * a copy baseline of 100%); at 3e-3 the earlier plan's models learned N = 1 perfectly.
+     * a copy baseline of 100%). At 3e-3 (DIFF V1, seed 1, this plan): answer loss 0.71 (chance 1.50),
+     * N = 1 1.00, N = 2 0.49, N = 4 0.16, N = 6 0.07 — copying is learned, choosing the asked needle not yet.
      */
     training: TrainingPlan;
     trainExamples: number;
