@@ -388,7 +388,19 @@ describe('commands', () => {
       for (const f of ['claims.json', `${name}.md`])
         assert.ok(existsSync(join(out, name, f)), `${name}/${f}`);
     }
-    for (const plot of ['lr/loss-vs-lr', 'headline/val-loss'])
+    for (const plot of [
+      'lr/loss-vs-lr',
+      'headline/val-loss',
+      'retrieval/accuracy-vs-needles',
+      'attention/figure1-diff',
+      'attention/figure1-baseline',
+      'attention/figure1-diffv2',
+      'quantisation/drop-logits',
+      'quantisation/drop-weights',
+      'scaling/loss-vs-params',
+      'icl/accuracy-vs-shots',
+      'lambda/final-lambda',
+    ])
       for (const ext of ['svg', 'png']) assert.ok(existsSync(join(out, `${plot}.${ext}`)), `${plot}.${ext}`);
     const records = readdirSync(join(out, 'results')).map((f) =>
       JSON.parse(readFileSync(join(out, 'results', f), 'utf8')),
@@ -410,9 +422,16 @@ describe('commands', () => {
     for (const r of needle)
       for (const p of ['needle-scores', 'needle-attention', 'needle-figure1', 'needle-quant'])
         assert.ok(p in r.probes, p);
-    // one seed: nothing can be decided
-    const headline = JSON.parse(readFileSync(join(out, 'headline', 'claims.json'), 'utf8'));
-    for (const c of headline) assert.equal(c.verdict, 'inconclusive');
+    const icl = records.filter((r) => r.spec.task === 'icl');
+    assert.equal(icl.length, 3);
+    for (const r of icl) assert.ok('icl-accuracy' in r.probes);
+    // one seed: nothing can be decided (λ's universal claim is decided by any run; causes is one summary)
+    for (const name of EXPERIMENTS.filter((n) => n !== 'lambda')) {
+      const claims = JSON.parse(readFileSync(join(out, name, 'claims.json'), 'utf8'));
+      for (const c of claims) assert.equal(c.verdict, 'inconclusive', `${name}: ${c.claim}`);
+    }
+    const lambda = JSON.parse(readFileSync(join(out, 'lambda', 'claims.json'), 'utf8'));
+    assert.ok(['matches', 'does not match'].includes(lambda[0].verdict), lambda[0].verdict);
     // a rebuild from the cache alone gives the same section; a fresh folder retrains to the same numbers
     const again = join(tempDir(), 'again');
     await quiet(['eval', 'headline', '--quick', '--out', again]);

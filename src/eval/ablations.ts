@@ -24,7 +24,7 @@ import {
 import { allArms, countCached, lmArmRuns } from './headline.ts';
 import { mainSize } from './lr.ts';
 import { ABLATION_ARMS, ARMS, CAUSE_ARMS } from './plan.ts';
-import { formatInterval, tost, welch } from './stats.ts';
+import { formatInterval, type Interval, tost, welch } from './stats.ts';
 
 export const TOST_MARGIN = 0.0125;
 
@@ -97,6 +97,16 @@ export function runAblations(ctx: EvalContext): Promise<ExperimentResult> {
   );
 }
 
+/** What a candidate cause's intervals say (Δ vs DIFF V1 and Δ vs the baseline, Welch 95%). */
+export function causeReading(vsV1: Interval, vsBaseline: Interval): string {
+  if (vsV1.hi < 0)
+    return vsBaseline.lo > 0
+      ? 'lowers V1’s loss, but a gap to the baseline remains'
+      : 'explains the gap: lowers V1’s loss, no gap to the baseline shown';
+  if (vsV1.lo > 0) return 'raises V1’s loss: not the cause';
+  return 'no effect on V1 shown: does not explain the gap';
+}
+
 const CAUSE_CLAIMS = [
   { claim: 'Why DIFF V1 trails the baseline at small scale (candidate causes)', paper: '–' },
 ];
@@ -110,8 +120,8 @@ export function runCauses(ctx: EvalContext): Promise<ExperimentResult> {
     (loss) => {
       const parts = CAUSE_ARMS.map((k) => {
         const w = welch(loss(k), loss('diff'));
-        const effect = w.hi < 0 ? 'lowers V1’s loss' : w.lo > 0 ? 'raises V1’s loss' : 'no effect shown';
-        return `${ARMS[k].label}: Δ vs V1 ${formatInterval(w, 4)} (${effect})`;
+        const b = welch(loss(k), loss('baseline'));
+        return `${ARMS[k].label}: Δ vs V1 ${formatInterval(w, 4)}, Δ vs baseline ${formatInterval(b, 4)} (${causeReading(w, b)})`;
       });
       return [{ ...CAUSE_CLAIMS[0], ours: parts.join('; '), verdict: 'inconclusive' }];
     },

@@ -13,7 +13,6 @@ import type { Variant } from '../model/config.ts';
 import { attentionShares, figureRows } from './attention-probe.ts';
 import { armSpec, type EvalContext, type Probe, type RunRecord, VARIANT_ORDER } from './common.ts';
 import { needleData, taskBase } from './data.ts';
-import { bestLrs } from './lr.ts';
 import { ARMS } from './plan.ts';
 import { probeForward } from './probe.ts';
 import { withQuantisedWeights } from './quantize.ts';
@@ -169,19 +168,18 @@ function needleProbes(ctx: EvalContext): Record<string, Probe> {
 export const scoresOf = (r: RunRecord): boolean[][] =>
   (r.probes['needle-scores'] as string[]).map((s) => [...s].map((c) => c === '1'));
 
-/** The needle-task models of every variant × seed; undefined entries are not cached (or lrs unknown). */
+/** The needle-task models of every variant × seed (the plan's fixed needle rate); undefined entries are not cached. */
 export async function needleRuns(
   ctx: EvalContext,
 ): Promise<{ runs: Map<Variant, Array<RunRecord | undefined>>; planned: number; lrsKnown: boolean }> {
-  const lrs = await bestLrs(ctx);
   const runs = new Map<Variant, Array<RunRecord | undefined>>();
   const planned = VARIANT_ORDER.length * ctx.seeds.length;
-  if (!lrs) return { runs, planned, lrsKnown: false };
   const p = ctx.plan.needle;
   const data = needleData(ctx);
   for (const v of VARIANT_ORDER) {
-    const training = { ...p.training, lr: lrs[v] };
-    const specs = ctx.seeds.map((seed) => armSpec(ARMS[v], 'needle', p.size, seed, training, ctx.plan.vocab));
+    const specs = ctx.seeds.map((seed) =>
+      armSpec(ARMS[v], 'needle', p.size, seed, p.training, ctx.plan.vocab),
+    );
     runs.set(v, await ctx.runs(specs, data, needleProbes(ctx)));
   }
   return { runs, planned, lrsKnown: true };

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { runAblations, runCauses } from './ablations.ts';
+import { runAttention } from './attention.ts';
 import {
   type Claim,
   EvalContext,
@@ -18,133 +19,35 @@ import {
   type ExperimentName,
   type ExperimentResult,
   fmt,
-  pendingResult,
   type RunRecord,
   table,
   writeJson,
 } from './common.ts';
 import { runHallucination } from './hallucination.ts';
-import { countCached, lmArmRuns, mainLmRuns, runHeadline } from './headline.ts';
+import { runHeadline } from './headline.ts';
+import { runIcl } from './icl.ts';
+import { runLambda } from './lambda.ts';
 import { mainSize, runLr } from './lr.ts';
-import { needleRuns } from './needle.ts';
-import { HEADLINE_ARMS, lmSteps, PLANS } from './plan.ts';
+import { runOutliers } from './outliers.ts';
+import { lmSteps, PLANS } from './plan.ts';
+import { runQuantisation } from './quantisation.ts';
+import { runRetrieval } from './retrieval.ts';
+import { runScaling } from './scaling-section.ts';
 import { holm } from './stats.ts';
-
-/** Sections whose analysis is not yet on the cached-run pipeline: they train their runs, then say so. */
-function unported(
-  name: ExperimentName,
-  title: string,
-  claims: Array<Pick<Claim, 'claim' | 'paper'>>,
-  count: (ctx: EvalContext) => Promise<[number, number]>,
-) {
-  return async (ctx: EvalContext): Promise<ExperimentResult> => {
-    const [cached, planned] = await count(ctx);
-    return pendingResult(
-      name,
-      title,
-      claims,
-      cached,
-      planned,
-      'the analysis of this section is not yet ported to the cached-run pipeline (issue 13)',
-    );
-  };
-}
-
-const needleCount = async (ctx: EvalContext): Promise<[number, number]> => {
-  const { runs, planned } = await needleRuns(ctx);
-  return [[...runs.values()].flat().filter(Boolean).length, planned];
-};
 
 export const RUNNERS: Record<ExperimentName, (ctx: EvalContext) => Promise<ExperimentResult>> = {
   lr: runLr,
   headline: runHeadline,
   ablations: runAblations,
-  retrieval: unported(
-    'retrieval',
-    'Multi-needle retrieval',
-    [
-      {
-        claim:
-          'DIFF retrieves key information from a noisy context more accurately (vs the 1/N copy baseline)',
-        paper: 'N=6, R=2 at 4K: 0.85 vs 0.55',
-      },
-    ],
-    needleCount,
-  ),
-  attention: unported(
-    'attention',
-    'Attention allocation (needle task)',
-    [
-      {
-        claim: 'DIFF puts more attention on the answer and less on noise',
-        paper: 'answer 0.27–0.40 vs 0.03–0.09; noise 0.01–0.02 vs 0.49–0.54',
-      },
-    ],
-    needleCount,
-  ),
-  quantisation: unported(
-    'quantisation',
-    'Low-bit quantisation (judged on the drop from full precision)',
-    [
-      {
-        claim: 'DIFF degrades less under low-bit attention quantisation',
-        paper: '4-bit DIFF ≈ 6-bit Transformer',
-      },
-    ],
-    needleCount,
-  ),
-  outliers: unported(
-    'outliers',
-    'Activation outliers',
-    [
-      {
-        claim: 'DIFF has smaller activation outliers',
-        paper: 'top-1 attention logit 38.8 vs 318.0; hidden 1688 vs 3609',
-      },
-    ],
-    async (ctx) => {
-      const { runs, planned } = await mainLmRuns(ctx);
-      return [countCached(runs), planned];
-    },
-  ),
-  scaling: unported(
-    'scaling',
-    'Scaling: loss vs parameters',
-    [
-      {
-        claim:
-          'DIFF needs fewer parameters than a Transformer for the same loss (bootstrap interval of the ratio)',
-        paper: '~62% of the parameters',
-      },
-    ],
-    async (ctx) => {
-      let cached = 0;
-      let planned = 0;
-      for (const s of ctx.plan.lm.sizes) {
-        const r = await lmArmRuns(ctx, HEADLINE_ARMS, s);
-        cached += countCached(r.runs);
-        planned += r.planned;
-      }
-      return [cached, planned];
-    },
-  ),
-  icl: unported(
-    'icl',
-    'Many-shot in-context learning',
-    [{ claim: 'DIFF is better at many-shot in-context learning', paper: '+5.2 to +21.6 points' }],
-    async (ctx) => [0, 3 * ctx.seeds.length],
-  ),
+  retrieval: runRetrieval,
+  attention: runAttention,
+  quantisation: runQuantisation,
+  outliers: runOutliers,
+  scaling: runScaling,
+  icl: runIcl,
   causes: runCauses,
   hallucination: runHallucination,
-  lambda: unported(
-    'lambda',
-    'Learned λ (every run of every experiment)',
-    [{ claim: 'Learned λ is never negative', paper: '0.2–0.4 early, ~0.8 deep, never negative' }],
-    async (ctx) => {
-      const all = ctx.allRecords().filter((r) => r.lambda);
-      return [all.length, all.length];
-    },
-  ),
+  lambda: runLambda,
 };
 
 export class UnknownExperimentError extends Error {
