@@ -20,6 +20,13 @@ export { Rng } from './core/rng.ts';
 export { type GenerateOptions, generateText, generateTokens } from './generate/generate.ts';
 export { argmax, type SamplerOptions, sampleToken } from './generate/sampler.ts';
 export {
+  CONFIG_FILE,
+  METRICS_FILE,
+  MODEL_FOLDER_FILES,
+  TOKENIZER_FILE,
+  WEIGHTS_FILE,
+} from './io/folder-files.ts';
+export {
   type NamedTensor,
   readSafetensors,
   type SafetensorsContent,

@@ -10,6 +10,7 @@
  * (not committed) for probes asked for later. So a report can be built over several sittings, from
  * whatever runs are cached, and a rerun with the same seeds reproduces it.
  */
+
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { createBackend } from '../backends/index.ts';
 import type { Backend } from '../core/backend.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
+import { CONFIG_FILE } from '../io/folder-files.ts';
 import { loadModelFolder } from '../io/model-folder.ts';
 import type { ModelConfig, Variant } from '../model/config.ts';
 import type { LanguageModel } from '../model/lm.ts';
@@ -260,7 +262,7 @@ export class EvalContext {
     const path = this.recordPath(this.runId(spec, data));
     if (!existsSync(path)) return false;
     const r = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
-    return probes.every((p) => p in r.probes) || existsSync(join(this.modelDir(r.id), 'config.json'));
+    return probes.every((p) => p in r.probes) || existsSync(join(this.modelDir(r.id), CONFIG_FILE));
   }
 
   /**
@@ -279,7 +281,7 @@ export class EvalContext {
     let record: RunRecord | undefined;
     if (existsSync(path)) record = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
     const missing = (r: RunRecord) => Object.keys(probes).filter((p) => !(p in r.probes));
-    const hasModel = existsSync(join(dir, 'config.json'));
+    const hasModel = existsSync(join(dir, CONFIG_FILE));
     if (record && missing(record).length && !hasModel) {
       if (!this.settings.train) return undefined;
       record = undefined; // the weights are gone: retrain (deterministic) to compute the new probes

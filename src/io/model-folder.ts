@@ -14,10 +14,10 @@ import { LanguageModel } from '../model/lm.ts';
 import { type ParameterSet, parameterShapes, tensorMismatches } from '../model/parameters.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { describeNonFinite, findNonFinite } from './finite.ts';
+import { CONFIG_FILE, WEIGHTS_FILE } from './folder-files.ts';
 import { type NamedTensor, readSafetensorsFile, writeSafetensorsFile } from './safetensors.ts';
 
-export const CONFIG_FILE = 'config.json';
-export const WEIGHTS_FILE = 'model.safetensors';
+export { CONFIG_FILE, WEIGHTS_FILE };
 
 export class ModelFolderError extends Error {
   override name = 'ModelFolderError';

@@ -21,9 +21,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { basename, extname, join, resolve, sep } from 'node:path';
+import { CONFIG_FILE, MODEL_FOLDER_FILES } from '../io/folder-files.ts';
 
 /** The files of a model folder that the app may read. */
-export const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'metrics.jsonl'] as const;
+export const MODEL_FILES = MODEL_FOLDER_FILES;
 
 /** The built app shipped with the package. */
 export const DEFAULT_APP_DIR = resolve(import.meta.dirname, '../../web/dist');
@@ -95,7 +96,7 @@ export function describeModels(dirs: readonly string[]): ServedModel[] {
     const abs = resolve(dir);
     if (!existsSync(abs)) throw new ServeError(`model folder ${dir} does not exist`);
     if (!statSync(abs).isDirectory()) throw new ServeError(`${dir} is not a folder`);
-    if (!existsSync(join(abs, 'config.json')))
+    if (!existsSync(join(abs, CONFIG_FILE)))
       throw new ServeError(`${dir} is not a model folder: config.json is missing`);
     const name = basename(abs);
     const slug = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '') || 'model';
@@ -112,7 +113,7 @@ function modelListing(models: readonly ServedModel[]): object[] {
     let config: unknown = null;
     let configError: string | undefined;
     try {
-      const path = fileUnder(m.dir, ['config.json']);
+      const path = fileUnder(m.dir, [CONFIG_FILE]);
       if (!path) throw new Error('not a regular file inside the model folder');
       config = JSON.parse(readFileSync(path, 'utf8'));
     } catch (error) {

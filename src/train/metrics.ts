@@ -8,7 +8,9 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 
-export const METRICS_FILE = 'metrics.jsonl';
+import { METRICS_FILE } from '../io/folder-files.ts';
+
+export { METRICS_FILE };
 
 export interface MetricsRecord {
   step: number;

@@ -5,13 +5,13 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CONFIG_FILE, WEIGHTS_FILE } from '../io/model-folder.ts';
+import { CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE } from '../io/folder-files.ts';
 import { LOCK_FILE, lockRunFolder } from '../io/run-lock.ts';
 import { CHECKPOINT_FILE, hasCheckpoint } from './checkpoint.ts';
 import { METRICS_FILE } from './metrics.ts';
 
 /** What a run writes before its first save. */
-const EARLY_FILES = ['tokenizer.json', 'tokenizer_config.json', METRICS_FILE];
+const EARLY_FILES = [TOKENIZER_FILE, 'tokenizer_config.json', METRICS_FILE];
 /** Every file a training run writes into its folder. */
 const RUN_FILES = [...EARLY_FILES, WEIGHTS_FILE, CONFIG_FILE, CHECKPOINT_FILE];
 const isOneOf = (files: readonly string[], name: string) =>

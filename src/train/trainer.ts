@@ -20,7 +20,8 @@ import { createBackend } from '../backends/index.ts';
 import { IGNORE_TARGET } from '../core/backend.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { type FileFingerprint, sha256 } from '../io/checksum.ts';
-import { saveModelFolder, WEIGHTS_FILE } from '../io/model-folder.ts';
+import { TOKENIZER_FILE } from '../io/folder-files.ts';
+import { CONFIG_FILE, saveModelFolder, WEIGHTS_FILE } from '../io/model-folder.ts';
 import { readSafetensorsFile } from '../io/safetensors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { countParameters } from '../model/parameters.ts';
@@ -43,9 +44,8 @@ import {
   textTrainingData,
 } from './session.ts';
 
+export { TOKENIZER_FILE } from '../io/folder-files.ts';
 export { TrainingError } from './session.ts';
-
-export const TOKENIZER_FILE = 'tokenizer.json';
 
 export interface TrainOptions extends RunOptions {
   out: string;
@@ -269,5 +269,5 @@ function staleModel(dir: string, step: number): string | undefined {
     return `it was unreadable (${(error as Error).message})`;
   }
   if (metadata.step !== String(step)) return `it held step ${metadata.step ?? '(none recorded)'}`;
-  return existsSync(join(dir, 'config.json')) ? undefined : 'config.json was missing';
+  return existsSync(join(dir, CONFIG_FILE)) ? undefined : `${CONFIG_FILE} was missing`;
 }

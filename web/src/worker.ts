@@ -7,7 +7,13 @@
  * isolated, else one thread; js without WebAssembly SIMD). `?backend=js` (or `wasm`) in the page's
  * address chooses one.
  */
-import { type Backend, generateTokens } from 'diff-transformer/browser';
+import {
+  type Backend,
+  CONFIG_FILE,
+  generateTokens,
+  TOKENIZER_FILE,
+  WEIGHTS_FILE,
+} from 'diff-transformer/browser';
 import { chooseBackend } from './model/backend-choice.ts';
 import {
   buildModel,
@@ -84,17 +90,17 @@ async function load(req: number, source: ModelSource, choice: BackendChoice): Pr
       throw new ModelLoadError(notAModelMessage(source.name, names));
   }
   post({ type: 'progress', req, message: 'reading config.json' });
-  const configText = await readFile(source, 'config.json', false);
+  const configText = await readFile(source, CONFIG_FILE, false);
   // Parse the config first: a model too large for the browser is refused before its weights are read.
   const { parameters } = parseModelConfig(configText);
   post({ type: 'progress', req, message: 'reading tokenizer.json' });
-  const tokenizerText = await readFile(source, 'tokenizer.json', false);
+  const tokenizerText = await readFile(source, TOKENIZER_FILE, false);
   post({
     type: 'progress',
     req,
     message: `reading model.safetensors (${(parameters / 1e6).toFixed(2)}M parameters)`,
   });
-  const weights = await readFile(source, 'model.safetensors', true);
+  const weights = await readFile(source, WEIGHTS_FILE, true);
   loaded = buildModel(configText, weights, tokenizerText, backend);
   post({
     type: 'loaded',

@@ -9,6 +9,7 @@
  */
 import {
   type Backend,
+  CONFIG_FILE,
   countParameters,
   createJsBackend,
   LanguageModel,
@@ -17,14 +18,16 @@ import {
   parameterShapes,
   parseConfig,
   readSafetensors,
+  TOKENIZER_FILE,
   Tokenizer,
   tensorMismatches,
+  WEIGHTS_FILE,
 } from 'diff-transformer/browser';
 
 /** Larger models are refused: the js backend would need minutes per token and gigabytes of memory. */
 export const MAX_BROWSER_PARAMETERS = 200_000_000;
 
-export const REQUIRED_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'] as const;
+export const REQUIRED_FILES = [CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE] as const;
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -39,7 +42,7 @@ export function missingFiles(names: Iterable<string>): string[] {
 /** The message for a folder that lacks some of the required files. */
 export function notAModelMessage(folder: string, names: readonly string[]): string {
   const missing = missingFiles(names);
-  if (!missing.includes('config.json') || missing.length < REQUIRED_FILES.length)
+  if (!missing.includes(CONFIG_FILE) || missing.length < REQUIRED_FILES.length)
     return `${folder} is not a complete model folder: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} missing`;
   const shown = names.slice(0, 6).join(', ') + (names.length > 6 ? ', …' : '');
   return `${folder} is not a model folder: expected ${REQUIRED_FILES.join(', ')}; found ${names.length ? shown : 'no files'}`;
@@ -48,7 +51,7 @@ export function notAModelMessage(folder: string, names: readonly string[]): stri
 /** Parse and check config.json; refuses models too large for the browser. */
 export function parseModelConfig(
   text: string,
-  source = 'config.json',
+  source = CONFIG_FILE,
 ): { config: ModelConfig; parameters: number } {
   let json: unknown;
   try {
@@ -70,7 +73,7 @@ export function parseModelConfig(
   return { config, parameters };
 }
 
-export function parseTokenizer(text: string, config: ModelConfig, source = 'tokenizer.json'): Tokenizer {
+export function parseTokenizer(text: string, config: ModelConfig, source = TOKENIZER_FILE): Tokenizer {
   let tokenizer: Tokenizer;
   try {
     tokenizer = Tokenizer.fromJSON(JSON.parse(text));
@@ -85,11 +88,7 @@ export function parseTokenizer(text: string, config: ModelConfig, source = 'toke
 }
 
 /** Weights from safetensors bytes, checked by name and shape against the config. */
-export function parseWeights(
-  bytes: Uint8Array,
-  config: ModelConfig,
-  source = 'model.safetensors',
-): ParameterSet {
+export function parseWeights(bytes: Uint8Array, config: ModelConfig, source = WEIGHTS_FILE): ParameterSet {
   let tensors: ReturnType<typeof readSafetensors>['tensors'];
   try {
     tensors = readSafetensors(bytes, source).tensors;

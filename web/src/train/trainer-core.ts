@@ -10,22 +10,26 @@
  */
 import {
   type Backend,
+  CONFIG_FILE,
   checkpointContent,
   configToJSON,
   countParameters,
   DataError,
   DivergedError,
   type LanguageModel,
+  METRICS_FILE,
   type MetricsRecord,
   type NamedTensor,
   parameterShapes,
   readSafetensors,
   resolveSettings,
   restoreCheckpoint,
+  TOKENIZER_FILE,
   Tokenizer,
   TrainingSession,
   textTrainingData,
   trainTokenizer,
+  WEIGHTS_FILE,
   writeSafetensors,
 } from 'diff-transformer/browser';
 import type { BackendInfo, WireLayerMaps } from '../model/protocol.ts';
@@ -53,15 +57,15 @@ export function modelFolderFiles(
     tensors.set(name, { shape, data: Float32Array.from(model.params.get(name)!) });
   const text = new TextEncoder();
   return {
-    'config.json': text.encode(`${JSON.stringify(configToJSON(model.config), null, 2)}\n`),
+    [CONFIG_FILE]: text.encode(`${JSON.stringify(configToJSON(model.config), null, 2)}\n`),
     // the metadata saveModelFolder writes (src/io/model-folder.ts)
-    'model.safetensors': writeSafetensors(tensors, {
+    [WEIGHTS_FILE]: writeSafetensors(tensors, {
       format: 'pt',
       step: String(step),
       variant: model.config.variant,
     }),
-    'tokenizer.json': text.encode(tokenizerJson),
-    'metrics.jsonl': text.encode(metrics.map((r) => `${JSON.stringify(r)}\n`).join('')),
+    [TOKENIZER_FILE]: text.encode(tokenizerJson),
+    [METRICS_FILE]: text.encode(metrics.map((r) => `${JSON.stringify(r)}\n`).join('')),
   };
 }
 

@@ -3,7 +3,14 @@
  * attention maps for the chosen layer and head, list where a hovered token attends, and plot its
  * training curves. The app owns two panels side by side and shares the layer and colour scales.
  */
-import { isVariant, variantLabel, variantModule } from 'diff-transformer/browser';
+import {
+  isVariant,
+  METRICS_FILE,
+  TOKENIZER_FILE,
+  variantLabel,
+  variantModule,
+  WEIGHTS_FILE,
+} from 'diff-transformer/browser';
 import { ModelClient } from '../model/client.ts';
 import type {
   BackendChoice,
@@ -244,19 +251,19 @@ export class Panel {
       this.fail(new Error(`${m.name}: ${m.configError}`));
       return;
     }
-    const missing = ['model.safetensors', 'tokenizer.json'].filter((f) => !m.files[f]);
+    const missing = [WEIGHTS_FILE, TOKENIZER_FILE].filter((f) => !m.files[f]);
     if (missing.length) {
       this.fail(new Error(`${m.name} is not a complete model folder: ${missing.join(', ')} missing`));
       return;
     }
-    const metrics = m.files['metrics.jsonl']
+    const metrics = m.files[METRICS_FILE]
       ? () => fetch(`${base}metrics.jsonl`).then((r) => (r.ok ? r.text() : ''))
       : undefined;
     await this.load({ kind: 'url', name: m.name, base }, metrics, m.id);
   }
 
   async loadFolder(folder: PickedFolder): Promise<void> {
-    const metricsFile = folder.files['metrics.jsonl'];
+    const metricsFile = folder.files[METRICS_FILE];
     const option = el('option', { value: `folder:${folder.name}` }, `${folder.name} (local folder)`);
     this.select.querySelector('option[value^="folder:"]')?.remove();
     this.select.insertBefore(option, this.select.lastChild);
