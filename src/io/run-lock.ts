@@ -66,17 +66,24 @@ export function lockRunFolder(
     started: new Date().toISOString(),
   };
   const content = `${JSON.stringify(me)}\n`;
-  for (let attempt = 0; ; attempt++) {
-    if (tryCreate(path, content)) break;
-    const found = readLock(path);
-    if (found === 'gone') continue; // released between our two looks: try again
-    const stale = staleness(found, path);
-    if (!stale || attempt >= 3) throw new RunLockError(refusal(dir, path, found));
-    if (takeOver(path, found.text)) options.notice?.(`${dir}: taking over the lock of ${stale}`);
+  // The handlers go in before the file exists, so that no signal can find the lock made and not yet
+  // guarded (a signal in between, with nothing held, takes its default action).
+  installHandlers();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (tryCreate(path, content)) break;
+      const found = readLock(path);
+      if (found === 'gone') continue; // released between our two looks: try again
+      const stale = staleness(found, path);
+      if (!stale || attempt >= 3) throw new RunLockError(refusal(dir, path, found));
+      if (takeOver(path, found.text)) options.notice?.(`${dir}: taking over the lock of ${stale}`);
+    }
+  } catch (error) {
+    if (held.size === 0) removeHandlers();
+    throw error;
   }
   const entry: Held = { path, content, onSignal: options.onSignal };
   held.add(entry);
-  installHandlers();
   return {
     path,
     release: () => {

@@ -59,9 +59,25 @@ export async function loadRun(): Promise<StoredRun | undefined> {
   return (await transact('readonly', (s) => s.get(KEY))) as StoredRun | undefined;
 }
 
-export async function saveRun(run: StoredRun): Promise<void> {
-  if (typeof indexedDB === 'undefined') return;
-  await transact('readwrite', (s) => s.put(run, KEY));
+/** Saves go one after the other, so that a later save's content is always the one kept. */
+let saving: Promise<unknown> = Promise.resolve();
+
+/**
+ * Keeps `run` as it is when its turn comes (saves are queued); resolves with the step each model
+ * was saved at, read at the moment the run was written (the object may change while a save waits).
+ */
+export function saveRun(run: StoredRun): Promise<Partial<Record<Variant, number>>> {
+  const save = saving.then(async () => {
+    if (typeof indexedDB === 'undefined') return {};
+    let steps: Partial<Record<Variant, number>> = {};
+    await transact('readwrite', (s) => {
+      steps = Object.fromEntries(run.variants.map((v) => [v, run.models[v]?.step ?? 0]));
+      return s.put(run, KEY);
+    });
+    return steps;
+  });
+  saving = save.catch(() => undefined);
+  return save;
 }
 
 export async function clearRun(): Promise<void> {

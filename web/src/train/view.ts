@@ -452,11 +452,9 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
           };
           const run = stored;
           void saveRun(run)
-            .then(() => {
-              // the step every model of the run can continue from after a reload
-              document.body.dataset.trainSaved = String(
-                Math.min(...run.variants.map((v) => run.models[v]?.step ?? 0)),
-              );
+            .then((steps) => {
+              // the step every model of the run can continue from after a reload, as written
+              document.body.dataset.trainSaved = String(Math.min(...run.variants.map((v) => steps[v] ?? 0)));
             })
             .catch((error: Error) =>
               say(`the run could not be kept for a reload: ${error.message}`, 'error'),
