@@ -27,6 +27,12 @@ export {
   WEIGHTS_FILE,
 } from './io/folder-files.ts';
 export {
+  type MismatchListing,
+  ModelFolderError,
+  parametersFromTensors,
+  parseConfigText,
+} from './io/model-folder-content.ts';
+export {
   type NamedTensor,
   readSafetensors,
   type SafetensorsContent,

@@ -1,10 +1,11 @@
 /** Model folders: save/load round trip, and every mismatch between weights and config named in one error. */
 import assert from 'node:assert/strict';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createJsBackend } from '../src/backends/js/index.ts';
 import { loadModelFolder } from '../src/io/model-folder.ts';
+import { ModelFolderError, parametersFromTensors, parseConfigText } from '../src/io/model-folder-content.ts';
 import { readSafetensorsFile, writeSafetensorsFile } from '../src/io/safetensors.ts';
 import { repoRoot, tempDir } from './cli-helpers.ts';
 
@@ -50,4 +51,37 @@ test('an intact copy loads', () => {
     createJsBackend(),
   );
   assert.equal(model.config.variant, 'diff');
+});
+
+test('the content check needs no file system: the same check, listed in full or first problems only', () => {
+  const { tensors } = readSafetensorsFile(join(fixture, 'model.safetensors'));
+  const config = parseConfigText(readFileSync(join(fixture, 'config.json'), 'utf8'), 'config.json');
+  const names = [...tensors.keys()];
+  for (const name of names.slice(0, 6)) tensors.delete(name);
+  assert.throws(
+    () => parametersFromTensors(config, tensors, createJsBackend(), 'w.safetensors'),
+    (e: Error) =>
+      e instanceof ModelFolderError &&
+      e.message.startsWith('w.safetensors does not match its diff config: missing tensors: ') &&
+      names.slice(0, 6).every((n) => e.message.includes(n)),
+  );
+  assert.throws(
+    () => parametersFromTensors(config, tensors, createJsBackend(), 'w.safetensors', 'first'),
+    (e: Error) =>
+      e instanceof ModelFolderError &&
+      /^w\.safetensors does not match its diff config: missing [^;]+(; missing [^;]+){3}; … \(6 problems\)$/.test(
+        e.message,
+      ),
+  );
+  assert.throws(() => parseConfigText('{ not json', 'c.json'), /^ModelFolderError: c\.json: not valid JSON/);
+});
+
+test('NaN weights are refused, naming the tensor', () => {
+  const { tensors } = readSafetensorsFile(join(fixture, 'model.safetensors'));
+  const config = parseConfigText(readFileSync(join(fixture, 'config.json'), 'utf8'), 'config.json');
+  tensors.get('model.norm.weight')!.data[1] = Number.NaN;
+  assert.throws(
+    () => parametersFromTensors(config, tensors, createJsBackend(), 'w', 'first'),
+    /^ModelFolderError: w: model\.norm\.weight holds 1 NaN/,
+  );
 });

@@ -375,4 +375,15 @@ test('model loading in the browser: builds the same model as the library; bad to
     /does not match its diff config: missing lm_head\.weight/,
   );
   assert.throws(() => buildModel(configText, Uint8Array.of(1, 2), tokText), /invalid safetensors/);
+  const poisoned = new Map(
+    [...parameterShapes(config)].map(([name, shape]) => [
+      name,
+      { shape, data: Float32Array.from(params.get(name) as Float32Array) },
+    ]),
+  );
+  poisoned.get('model.norm.weight')!.data[0] = Number.POSITIVE_INFINITY;
+  assert.throws(
+    () => buildModel(configText, writeSafetensors(poisoned), tokText),
+    /model\.safetensors: model\.norm\.weight holds 1 NaN or infinite value .*unusable/,
+  );
 });

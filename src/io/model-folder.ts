@@ -1,27 +1,22 @@
 /**
- * Model folders, readable like a Hugging Face model folder: `config.json` (SPEC §5) and
+ * Model folders on disk, readable like a Hugging Face model folder: `config.json` (SPEC §5) and
  * `model.safetensors` (float32, the parameter names of SPEC §6), plus `tokenizer.json` once trained.
- * Loading checks that exactly the expected tensors are present with the expected shapes and lists
- * every missing, unexpected or misshapen tensor in one error, and refuses NaN/Inf weights, naming the
- * first tensor that holds them.
+ * This is the file-system side (existence checks, reading, atomic writes); what the files' contents
+ * mean and how they are checked is src/io/model-folder-content.ts, shared with the browser.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../core/backend.ts';
-import { configToJSON, type ModelConfig, parseConfig } from '../model/config.ts';
-import { nonFiniteLambda } from '../model/lambda-check.ts';
+import { configToJSON, type ModelConfig } from '../model/config.ts';
 import { LanguageModel } from '../model/lm.ts';
-import { type ParameterSet, parameterShapes, tensorMismatches } from '../model/parameters.ts';
+import { type ParameterSet, parameterShapes } from '../model/parameters.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { describeNonFinite, findNonFinite } from './finite.ts';
 import { CONFIG_FILE, WEIGHTS_FILE } from './folder-files.ts';
+import { ModelFolderError, parametersFromTensors, parseConfigText } from './model-folder-content.ts';
 import { type NamedTensor, readSafetensorsFile, writeSafetensorsFile } from './safetensors.ts';
 
-export { CONFIG_FILE, WEIGHTS_FILE };
-
-export class ModelFolderError extends Error {
-  override name = 'ModelFolderError';
-}
+export { CONFIG_FILE, ModelFolderError, parametersFromTensors, WEIGHTS_FILE };
 
 export function readConfigFile(dir: string): ModelConfig {
   if (!existsSync(dir)) throw new ModelFolderError(`model folder ${dir} does not exist`);
@@ -32,43 +27,7 @@ export function readConfigFile(dir: string): ModelConfig {
   const path = join(dir, CONFIG_FILE);
   if (!existsSync(path))
     throw new ModelFolderError(`${dir} is not a model folder: ${CONFIG_FILE} is missing`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ModelFolderError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-  return parseConfig(json, path);
-}
-
-/** Check names and shapes against the config; returns the parameters in canonical order. */
-export function parametersFromTensors(
-  config: ModelConfig,
-  tensors: Map<string, NamedTensor>,
-  backend: Backend,
-  source: string,
-): ParameterSet {
-  const { missing, unexpected, misshapen } = tensorMismatches(config, tensors);
-  const problems = [
-    missing.length ? `missing tensors: ${missing.join(', ')}` : '',
-    unexpected.length ? `unexpected tensors: ${unexpected.join(', ')}` : '',
-    misshapen.length ? `wrong shapes: ${misshapen.join('; ')}` : '',
-  ].filter(Boolean);
-  if (problems.length)
-    throw new ModelFolderError(
-      `${source} does not match its ${config.variant} config: ${problems.join(' | ')}`,
-    );
-  const nonFinite = findNonFinite([...tensors].map(([name, t]) => [name, t.data]));
-  const bad = nonFinite
-    ? describeNonFinite(nonFinite)
-    : nonFiniteLambda(config, { get: (name) => tensors.get(name)?.data });
-  if (bad) throw new ModelFolderError(`${source}: ${bad}: these weights are unusable`);
-  const params: ParameterSet = new Map();
-  for (const name of parameterShapes(config).keys()) {
-    const data = tensors.get(name)!.data;
-    params.set(name, backend.precision === 'f32' ? data : backend.fromArray(data));
-  }
-  return params;
+  return parseConfigText(readFileSync(path, 'utf8'), path);
 }
 
 export function loadModelFolder(dir: string, backend: Backend): LanguageModel {

@@ -1,11 +1,11 @@
 /**
  * Building a model from the bytes of a model folder, in the browser (or anywhere without a file
  * system): config.json → parseConfig, model.safetensors → readSafetensors, tokenizer.json →
- * Tokenizer.fromJSON. Every failure is a `ModelLoadError` whose message says what to do.
+ * Tokenizer.fromJSON. Every failure is an error whose message says what to do (`ModelLoadError`, or the
+ * library's `ModelFolderError` for weights that do not fit their config).
  *
- * The library's loader (`loadModelFolder` / `parametersFromTensors` in src/io/model-folder.ts) reads
- * files with node:fs and is not part of the browser entry, so the name and shape check it does is
- * repeated here in a few lines.
+ * The weights are checked by the library's own check (`parametersFromTensors`, the one
+ * `loadModelFolder` uses), listing the first few problems so that the message fits the page.
  */
 import {
   type Backend,
@@ -15,12 +15,11 @@ import {
   LanguageModel,
   type ModelConfig,
   type ParameterSet,
-  parameterShapes,
+  parametersFromTensors,
   parseConfig,
   readSafetensors,
   TOKENIZER_FILE,
   Tokenizer,
-  tensorMismatches,
   WEIGHTS_FILE,
 } from 'diff-transformer/browser';
 
@@ -87,28 +86,20 @@ export function parseTokenizer(text: string, config: ModelConfig, source = TOKEN
   return tokenizer;
 }
 
-/** Weights from safetensors bytes, checked by name and shape against the config. */
-export function parseWeights(bytes: Uint8Array, config: ModelConfig, source = WEIGHTS_FILE): ParameterSet {
+/** Weights from safetensors bytes on `backend`, checked by name, shape and finiteness against the config. */
+export function parseWeights(
+  bytes: Uint8Array,
+  config: ModelConfig,
+  backend: Backend,
+  source = WEIGHTS_FILE,
+): ParameterSet {
   let tensors: ReturnType<typeof readSafetensors>['tensors'];
   try {
     tensors = readSafetensors(bytes, source).tensors;
   } catch (error) {
     throw new ModelLoadError((error as Error).message);
   }
-  const { missing, unexpected, misshapen } = tensorMismatches(config, tensors);
-  const problems = [
-    ...missing.map((name) => `missing ${name}`),
-    ...misshapen,
-    ...unexpected.map((name) => `unexpected ${name}`),
-  ];
-  if (problems.length) {
-    const shown =
-      problems.slice(0, 4).join('; ') + (problems.length > 4 ? `; … (${problems.length} problems)` : '');
-    throw new ModelLoadError(`${source} does not match its ${config.variant} config: ${shown}`);
-  }
-  const params: ParameterSet = new Map();
-  for (const name of parameterShapes(config).keys()) params.set(name, tensors.get(name)!.data);
-  return params;
+  return parametersFromTensors(config, tensors, backend, source, 'first');
 }
 
 export interface LoadedModel {
@@ -127,6 +118,6 @@ export function buildModel(
 ): LoadedModel {
   const { config, parameters } = parseModelConfig(configText);
   const tokenizer = parseTokenizer(tokenizerText, config);
-  const params = parseWeights(weights, config);
+  const params = parseWeights(weights, config, backend);
   return { model: new LanguageModel(config, params, backend), tokenizer, config, parameters };
 }
