@@ -1,7 +1,8 @@
 /**
  * The browser entry of diff-transformer (`diff-transformer/browser`): everything that runs without a
  * file system — backends js and wasm, the model, generation, safetensors and tokenizer.json from bytes,
- * and the training core (src/train/session.ts: the same steps, batches and checkpoints as the CLI).
+ * the training core (src/train/session.ts: the same steps, batches and checkpoints as the CLI), the
+ * content check of model folders, and the heatmap parts shared with the report (colours, grid, escaping).
  * Its module graph imports nothing from node:* (test/browser-entry.test.ts checks). The wasm backend
  * needs the bytes of its kernels in a browser: `diff-transformer/kernels.wasm` (SIMD128) and
  * `diff-transformer/kernels-relaxed.wasm` (fused multiply-adds where relaxed SIMD validates).
@@ -66,6 +67,33 @@ export {
   variantLabel,
   variantModule,
 } from './model/variants/index.ts';
+export {
+  type ColorScale,
+  divergingScale,
+  extent,
+  formatValue,
+  gradientStops,
+  interpolate,
+  type Rgb,
+  reportScale,
+  sequentialScale,
+  textColorOn,
+  toHex,
+  toRgbFunction,
+} from './report/color-scale.ts';
+export {
+  cellRect,
+  cellX,
+  cellY,
+  centreX,
+  centreY,
+  escapeAttribute,
+  escapeXml,
+  fitCell,
+  type Grid,
+  gridBox,
+  labelStride,
+} from './report/heatmap-grid.ts';
 export { END_OF_TEXT, type StreamDecoder, Tokenizer, trainTokenizer } from './tokenizer/index.ts';
 export {
   type CheckpointContent,

@@ -7,6 +7,16 @@ import { writeSafetensors } from '../src/io/safetensors.ts';
 import { configToJSON, parseConfig } from '../src/model/config.ts';
 import { LanguageModel } from '../src/model/lm.ts';
 import { initParameters, parameterShapes } from '../src/model/parameters.ts';
+import {
+  divergingScale,
+  extent,
+  formatValue,
+  interpolate,
+  sequentialScale,
+  textColorOn,
+  toHex,
+} from '../src/report/color-scale.ts';
+import { escapeAttribute, escapeXml, labelStride } from '../src/report/heatmap-grid.ts';
 import { trainTokenizer } from '../src/tokenizer/index.ts';
 import {
   buildModel,
@@ -26,21 +36,10 @@ import {
   trainingCurves,
 } from '../web/src/render/chart.ts';
 import {
-  divergingScale,
-  extent,
-  formatValue,
-  interpolate,
-  sequentialScale,
-  textColorOn,
-  toHex,
-} from '../web/src/render/color.ts';
-import {
   cellSize,
-  escapeXml,
   headSlice,
   headsOf,
   heatmapSvg,
-  labelStride,
   legendSvg,
   rowEntries,
   tokenLabel,
@@ -114,7 +113,8 @@ test('heatmap: token labels make whitespace visible and stay short', () => {
   assert.equal(tokenLabel('\t\u0001'), '⇥�');
   assert.equal(tokenLabel(''), '∅');
   assert.equal(tokenLabel('abcdefghijkl', 5), 'abcd…');
-  assert.equal(escapeXml('<a & "b">'), '&#60;a &#38; &#34;b&#34;&#62;');
+  assert.equal(escapeXml(`<a & "b" 'c'>`), `&lt;a &amp; "b" 'c'&gt;`);
+  assert.equal(escapeAttribute(`<a & "b" 'c'>`), `&lt;a &amp; &quot;b&quot; 'c'&gt;`);
   assert.equal(labelStride(12), 1);
   assert.equal(labelStride(4), 3);
   assert.equal(cellSize(10, 500), 28);
@@ -150,7 +150,7 @@ test('heatmap SVG: one cell per causal pair, exact values, colours, labels, esca
   }
   assert.match(svg, /data-map="diff"/);
   assert.match(svg, /class="hm-mask"/);
-  assert.match(svg, />&#60;s&#62;</);
+  assert.match(svg, />&lt;s&gt;</);
   assert.ok(!svg.includes('<s>'), 'labels are escaped');
   // Non-causal (V2's λ strip): every cell, no mask; cached keys (S > T) widen the causal band.
   const strip = heatmapSvg({

@@ -1,7 +1,19 @@
 /**
- * Heatmaps of attention maps and accuracy grids, as SVG and PNG files.
+ * Heatmaps of attention maps and accuracy grids for the report, as SVG and PNG files: a title, a
+ * caption and a min/max line above the grid. The grid itself (cells, labels, escaping, colours) is
+ * drawn with the parts shared with the web app (src/report/heatmap-grid.ts, src/report/color-scale.ts).
  */
 import { writeFileSync } from 'node:fs';
+import { reportScale, toRgbFunction } from '../report/color-scale.ts';
+import {
+  cellRect,
+  centreX,
+  centreY,
+  escapeXml,
+  fitCell,
+  type Grid,
+  gridBox,
+} from '../report/heatmap-grid.ts';
 import { svgToPng } from '../report/plot.ts';
 
 export interface HeatmapOptions {
@@ -25,27 +37,14 @@ export interface HeatmapOptions {
 
 const FONT = 'Helvetica, Arial, DejaVu Sans, Liberation Sans, sans-serif';
 
-function colour(v: number, max: number, signed: boolean): string {
-  const t = max > 0 ? Math.max(-1, Math.min(1, v / max)) : 0;
-  const mix = (a: number, b: number, f: number) => Math.round(a + (b - a) * f);
-  if (!signed || t >= 0) {
-    // white → blue (positive) or white → red for signed positive
-    const f = Math.abs(t);
-    return signed
-      ? `rgb(${mix(255, 178, f)},${mix(255, 24, f)},${mix(255, 43, f)})`
-      : `rgb(${mix(255, 8, f)},${mix(255, 48, f)},${mix(255, 107, f)})`;
-  }
-  const f = -t;
-  return `rgb(${mix(255, 33, f)},${mix(255, 102, f)},${mix(255, 172, f)})`;
-}
-
 /** A matrix [rows, cols] as an SVG heatmap with a title and a min/max legend. */
 export function heatmapSvg(values: ArrayLike<number>, rows: number, cols: number, o: HeatmapOptions): string {
-  const cell = o.cell ?? Math.max(2, Math.min(8, Math.floor(480 / Math.max(rows, cols))));
+  const cell = o.cell ?? fitCell(Math.max(rows, cols), 480, 2, 8);
   const top = o.colLabels ? 68 : 52;
   const left = o.rowLabels ? 60 : 10;
   const width = Math.max(left + 10 + cols * cell, 520);
   const height = top + rows * cell + 12;
+  const grid: Grid = { x0: left, y0: top, cell };
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   const magnitudes: number[] = [];
@@ -73,38 +72,30 @@ export function heatmapSvg(values: ArrayLike<number>, rows: number, cols: number
   ];
   o.rowLabels?.forEach((label, r) => {
     parts.push(
-      `<text x="${left - 4}" y="${top + r * cell + cell / 2 + 4}" text-anchor="end" font-family="${FONT}" font-size="11">${escapeXml(label)}</text>`,
+      `<text x="${left - 4}" y="${centreY(grid, r) + 4}" text-anchor="end" font-family="${FONT}" font-size="11">${escapeXml(label)}</text>`,
     );
   });
   o.colLabels?.forEach((label, c) => {
     parts.push(
-      `<text x="${left + c * cell + cell / 2}" y="${top - 4}" text-anchor="middle" font-family="${FONT}" font-size="11">${escapeXml(label)}</text>`,
+      `<text x="${centreX(grid, c)}" y="${top - 4}" text-anchor="middle" font-family="${FONT}" font-size="11">${escapeXml(label)}</text>`,
     );
   });
+  const colours = reportScale(scale, o.signed);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = values[r * cols + c];
       if (v === 0 && !o.signed && !o.annotate) continue;
-      parts.push(
-        `<rect x="${left + c * cell}" y="${top + r * cell}" width="${cell}" height="${cell}" fill="${colour(v, scale, o.signed)}"/>`,
-      );
+      parts.push(cellRect(grid, r, c, toRgbFunction(colours.color(v))));
       if (o.annotate) {
         const dark = Math.abs(v) > 0.6 * scale;
         parts.push(
-          `<text x="${left + c * cell + cell / 2}" y="${top + r * cell + cell / 2 + 4}" text-anchor="middle" font-family="${FONT}" font-size="11" fill="${dark ? 'white' : 'black'}">${v.toFixed(2)}</text>`,
+          `<text x="${centreX(grid, c)}" y="${centreY(grid, r) + 4}" text-anchor="middle" font-family="${FONT}" font-size="11" fill="${dark ? 'white' : 'black'}">${v.toFixed(2)}</text>`,
         );
       }
     }
   }
-  parts.push(
-    `<rect x="${left}" y="${top}" width="${cols * cell}" height="${rows * cell}" fill="none" stroke="#888" stroke-width="0.5"/>`,
-    '</svg>',
-  );
+  parts.push(`<rect ${gridBox(grid, rows, cols)} fill="none" stroke="#888" stroke-width="0.5"/>`, '</svg>');
   return parts.join('\n');
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Writes `${base}.svg` and `${base}.png`. */

@@ -4,9 +4,15 @@
  * Models run in Web Workers with the library's own code; the server (if any) only hands out files.
  */
 import './styles.css';
-import { isVariant, VARIANTS, variantModule } from 'diff-transformer/browser';
+import {
+  divergingScale,
+  extent,
+  isVariant,
+  sequentialScale,
+  VARIANTS,
+  variantModule,
+} from 'diff-transformer/browser';
 import type { SamplingOptions } from './model/protocol.ts';
-import { divergingScale, extent, sequentialScale } from './render/color.ts';
 import { mountTrainView } from './train/view.ts';
 import { $, el } from './ui/dom.ts';
 import { Panel, type Scales, type ServedModelEntry } from './ui/panel.ts';

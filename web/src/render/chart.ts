@@ -2,7 +2,7 @@
  * Small SVG line charts (training curves, λ per layer) and the parsing of `metrics.jsonl`: linear
  * scales, "nice" ticks, path data with gaps, down-sampling, legend. Pure functions returning strings.
  */
-import { escapeXml } from './heatmap.ts';
+import { escapeAttribute, escapeXml } from 'diff-transformer/browser';
 
 export type Point = readonly [number, number];
 
@@ -138,7 +138,7 @@ export function lineChartSvg(o: ChartOptions): string {
   for (const s of o.series) {
     const pts = downsample(s.points, 800);
     parts.push(
-      `<path class="series" d="${linePath(pts, sx, sy)}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5 4"' : ''} data-label="${escapeXml(s.label)}"/>`,
+      `<path class="series" d="${linePath(pts, sx, sy)}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5 4"' : ''} data-label="${escapeAttribute(s.label)}"/>`,
     );
     if (s.dots)
       for (const [x, y] of pts)

@@ -4,8 +4,26 @@
  * axes. The causal upper triangle (keys after the query) is drawn as one grey shape, not as cells.
  * Every cell carries its exact value in `data-v` (and its row/column in `data-r`/`data-c`), which the
  * page uses for hovering and the end-to-end test for checking the values against the library.
+ * The grid itself (cell positions, labels' density, escaping, colours) is drawn with the parts shared
+ * with the report's figures, from the library's browser entry.
  */
-import { type ColorScale, formatValue, textColorOn, toHex } from './color.ts';
+import {
+  type ColorScale,
+  cellRect,
+  cellX,
+  cellY,
+  centreX,
+  centreY,
+  escapeAttribute,
+  escapeXml,
+  fitCell,
+  formatValue,
+  type Grid,
+  gridBox,
+  labelStride,
+  textColorOn,
+  toHex,
+} from 'diff-transformer/browser';
 
 /** One head of one batch row of a [B, H, T, S] map, as a [T, S] view (no copy). */
 export function headSlice(
@@ -28,10 +46,6 @@ export function headsOf(mapLength: number, rows: number, cols: number): number {
   return Math.round(mapLength / (rows * cols));
 }
 
-export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /** A token's text made visible: spaces ␣, newlines ↵, tabs ⇥, other control characters as �; shortened. */
 export function tokenLabel(text: string, maxChars = 10): string {
   let s = text
@@ -45,14 +59,9 @@ export function tokenLabel(text: string, maxChars = 10): string {
   return chars.length > maxChars ? `${chars.slice(0, maxChars - 1).join('')}…` : s;
 }
 
-/** Show every k-th label so that labels never overlap (about 11 px per label). */
-export function labelStride(cell: number, minSpacing = 11): number {
-  return Math.max(1, Math.ceil(minSpacing / cell));
-}
-
 /** Cell size in px for a map of `cols` columns in `width` px, between 4 and 28. */
 export function cellSize(cols: number, width: number): number {
-  return Math.max(4, Math.min(28, Math.floor(width / Math.max(1, cols))));
+  return fitCell(cols, width, 4, 28);
 }
 
 export interface HeatmapOptions {
@@ -102,17 +111,16 @@ export function heatmapSvg(o: HeatmapOptions): string {
   if (values.length !== rows * cols)
     throw new RangeError(`heatmap ${o.name}: ${values.length} values for ${rows} × ${cols} cells`);
   const L = heatmapLayout(o);
+  const grid: Grid = { x0: L.x0, y0: L.y0, cell };
   const offset = cols - rows;
   const causal = o.causal ?? true;
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" class="heatmap-svg" data-map="${escapeXml(o.name)}" data-rows="${rows}" data-cols="${cols}" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="heatmap-svg" data-map="${escapeAttribute(o.name)}" data-rows="${rows}" data-cols="${cols}" width="${L.width}" height="${L.height}" viewBox="0 0 ${L.width} ${L.height}">`,
   );
   const gridW = cols * cell;
   const gridH = rows * cell;
-  out.push(
-    `<rect class="hm-frame" x="${L.x0}" y="${L.y0}" width="${gridW}" height="${gridH}" fill="#f3f3f6"/>`,
-  );
+  out.push(`<rect class="hm-frame" ${gridBox(grid, rows, cols)} fill="#f3f3f6"/>`);
   const printValues = cell >= (o.valuesFrom ?? 30);
   out.push('<g class="hm-cells" shape-rendering="crispEdges">');
   for (let r = 0; r < rows; r++) {
@@ -120,12 +128,10 @@ export function heatmapSvg(o: HeatmapOptions): string {
     for (let c = 0; c <= last; c++) {
       const v = values[r * cols + c];
       const color = scale.color(v);
-      out.push(
-        `<rect x="${L.x0 + c * cell}" y="${L.y0 + r * cell}" width="${cell}" height="${cell}" fill="${toHex(color)}" data-r="${r}" data-c="${c}" data-v="${v}"/>`,
-      );
+      out.push(cellRect(grid, r, c, toHex(color), ` data-r="${r}" data-c="${c}" data-v="${v}"`));
       if (printValues)
         out.push(
-          `<text class="hm-value" x="${L.x0 + (c + 0.5) * cell}" y="${L.y0 + (r + 0.5) * cell}" fill="${textColorOn(color)}" text-anchor="middle" dominant-baseline="central">${formatValue(v)}</text>`,
+          `<text class="hm-value" x="${centreX(grid, c)}" y="${centreY(grid, r)}" fill="${textColorOn(color)}" text-anchor="middle" dominant-baseline="central">${formatValue(v)}</text>`,
         );
     }
   }
@@ -133,8 +139,8 @@ export function heatmapSvg(o: HeatmapOptions): string {
   if (causal && offset < cols - 1) {
     // The masked triangle above the diagonal, as a staircase outline.
     const pts: string[] = [];
-    const xAt = (c: number) => L.x0 + c * cell;
-    const yAt = (r: number) => L.y0 + r * cell;
+    const xAt = (c: number) => cellX(grid, c);
+    const yAt = (r: number) => cellY(grid, r);
     pts.push(`${xAt(Math.max(0, offset + 1))},${yAt(0)}`, `${xAt(cols)},${yAt(0)}`);
     const lastMaskedRow = Math.min(rows, cols - 1 - offset); // rows r < this have masked cells
     pts.push(`${xAt(cols)},${yAt(lastMaskedRow)}`);
@@ -150,7 +156,7 @@ export function heatmapSvg(o: HeatmapOptions): string {
   for (let r = 0; r < rows; r++) {
     if (r % stride !== 0 && r !== rows - 1) continue;
     out.push(
-      `<text x="${L.x0 - 5}" y="${L.y0 + (r + 0.5) * cell}" text-anchor="end" dominant-baseline="central" data-r="${r}">${escapeXml(o.rowLabels[r] ?? '')}</text>`,
+      `<text x="${L.x0 - 5}" y="${centreY(grid, r)}" text-anchor="end" dominant-baseline="central" data-r="${r}">${escapeXml(o.rowLabels[r] ?? '')}</text>`,
     );
   }
   out.push('</g>');
@@ -158,7 +164,7 @@ export function heatmapSvg(o: HeatmapOptions): string {
     out.push(`<g class="hm-col-labels" font-size="${font}">`);
     for (let c = 0; c < cols; c++) {
       if (c % stride !== 0 && c !== cols - 1) continue;
-      const x = L.x0 + (c + 0.5) * cell;
+      const x = centreX(grid, c);
       const y = L.y0 + gridH + 5;
       out.push(
         `<text transform="translate(${x},${y}) rotate(-55)" text-anchor="end" dominant-baseline="central" data-c="${c}">${escapeXml(o.colLabels[c] ?? '')}</text>`,

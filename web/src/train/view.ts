@@ -8,9 +8,17 @@
  *
  * For tests and curious users, `window.__train` holds the records and map snapshots shown.
  */
-import { getPreset, type MetricsRecord, PRESETS, type Variant, variantLabel } from 'diff-transformer/browser';
+import {
+  divergingScale,
+  extent,
+  getPreset,
+  type MetricsRecord,
+  PRESETS,
+  sequentialScale,
+  type Variant,
+  variantLabel,
+} from 'diff-transformer/browser';
 import { lineChartSvg, type Series } from '../render/chart.ts';
-import { divergingScale, extent, sequentialScale } from '../render/color.ts';
 import { headSlice, headsOf, heatmapSvg } from '../render/heatmap.ts';
 import { el, formatCount } from '../ui/dom.ts';
 import type { PickedFolder } from '../ui/folder.ts';

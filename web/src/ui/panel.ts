@@ -4,9 +4,13 @@
  * training curves. The app owns two panels side by side and shares the layer and colour scales.
  */
 import {
+  type ColorScale,
+  formatValue,
   isVariant,
   METRICS_FILE,
+  sequentialScale,
   TOKENIZER_FILE,
+  toHex,
   variantLabel,
   variantModule,
   WEIGHTS_FILE,
@@ -28,7 +32,6 @@ import {
   type Series,
   trainingCurves,
 } from '../render/chart.ts';
-import { type ColorScale, formatValue, sequentialScale, toHex } from '../render/color.ts';
 import {
   cellSize,
   headSlice,

@@ -1,7 +1,9 @@
 /**
- * Colour scales for the attention maps: a sequential scale (white → dark red) for probabilities and a
- * diverging scale (blue ← white → red) centred on 0 for the signed map A1 − λ·A2. The sequential scale is
- * the positive half of the diverging one, so "red" means "attends" in every map.
+ * Colour scales for heatmaps, shared by the web app's attention maps and the report's figures (no
+ * file system here: the browser entry exports it). The app's scales: sequential (white → dark red) for
+ * probabilities and diverging (blue ← white → red) centred on 0 for the signed map A1 − λ·A2; the
+ * sequential scale is the positive half of the diverging one, so "red" means "attends" in every map.
+ * The report's scale (`reportScale`) runs linearly from white to one colour per sign.
  */
 export type Rgb = readonly [number, number, number];
 
@@ -19,7 +21,8 @@ const DIVERGING: readonly Rgb[] = [
   [178, 24, 43],
   [103, 0, 31],
 ];
-const SEQUENTIAL: readonly Rgb[] = [[255, 255, 255], ...DIVERGING.slice(6)];
+const WHITE: Rgb = [255, 255, 255];
+const SEQUENTIAL: readonly Rgb[] = [WHITE, ...DIVERGING.slice(6)];
 
 const clamp01 = (t: number) => Math.min(1, Math.max(0, t));
 
@@ -39,6 +42,11 @@ export function interpolate(stops: readonly Rgb[], t: number): Rgb {
 
 export function toHex(c: Rgb): string {
   return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** CSS/SVG functional notation: "rgb(r,g,b)". */
+export function toRgbFunction(c: Rgb): string {
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
 /** Black or white, whichever reads better on `c` (relative luminance threshold). */
@@ -69,6 +77,28 @@ export function sequentialScale(max: number): ColorScale {
 export function divergingScale(maxAbs: number): ColorScale {
   const m = maxAbs > 0 && Number.isFinite(maxAbs) ? maxAbs : 1;
   return { kind: 'diverging', min: -m, max: m, color: (v) => interpolate(DIVERGING, 0.5 + (0.5 * v) / m) };
+}
+
+/** The report's end colours: unsigned magnitudes, and signed values below and above 0. */
+const REPORT_UNSIGNED: readonly Rgb[] = [WHITE, [8, 48, 107]];
+const REPORT_NEGATIVE: readonly Rgb[] = [WHITE, [33, 102, 172]];
+const REPORT_POSITIVE: readonly Rgb[] = [WHITE, [178, 24, 43]];
+
+/**
+ * The report's scale: |value| / max (clamped to 1; all white when max ≤ 0) from white to navy, or
+ * signed from white to blue below 0 and to red above.
+ */
+export function reportScale(max: number, signed: boolean): ColorScale {
+  return {
+    kind: signed ? 'diverging' : 'sequential',
+    min: signed ? -max : 0,
+    max,
+    color(v) {
+      const t = max > 0 ? Math.max(-1, Math.min(1, v / max)) : 0;
+      const stops = !signed ? REPORT_UNSIGNED : t >= 0 ? REPORT_POSITIVE : REPORT_NEGATIVE;
+      return interpolate(stops, Math.abs(t));
+    },
+  };
 }
 
 /** The largest value (or |value| with `abs`) of several arrays; 0 when all are empty. */
