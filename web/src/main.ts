@@ -15,7 +15,9 @@ import {
 import type { SamplingOptions } from './model/protocol.ts';
 import { mountTrainView } from './train/view.ts';
 import { $, el } from './ui/dom.ts';
-import { Panel, type Scales, type ServedModelEntry } from './ui/panel.ts';
+import type { ServedModelEntry } from './ui/model-picker.ts';
+import { Panel } from './ui/panel.ts';
+import type { Scales } from './ui/scales.ts';
 
 /** Attention maps are drawn for at most this many tokens. */
 const MAX_MAP_TOKENS = 64;

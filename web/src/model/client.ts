@@ -1,6 +1,7 @@
 /** The page's side of a model worker: promises for load / maps, callbacks for streamed generation. */
 import type {
   BackendChoice,
+  MapsResponse,
   ModelInfo,
   ModelSource,
   Request,
@@ -8,7 +9,6 @@ import type {
   SamplingOptions,
 } from './protocol.ts';
 
-type MapsResponse = Extract<Response, { type: 'maps' }>;
 type DoneResponse = Extract<Response, { type: 'done' }>;
 
 interface Pending {

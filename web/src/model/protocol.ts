@@ -69,3 +69,6 @@ export type Response =
       truncated: boolean;
       ms: number;
     };
+
+/** A worker's answer to a `maps` request. */
+export type MapsResponse = Extract<Response, { type: 'maps' }>;
