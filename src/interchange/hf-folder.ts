@@ -3,8 +3,9 @@
  *
  * import: a Hugging Face folder of a variant's counterpart (DiffLlama → DIFF V1, Llama → baseline)
  * → our model folder (config.json, float32 model.safetensors), with tokenizer.json /
- * tokenizer_config.json copied when present. export: our folder of such a variant → a folder that transformers'
- * AutoModelForCausalLM loads (config.json, model.safetensors, tokenizer files, generation_config.json).
+ * tokenizer_config.json copied when present. export: our folder of such a variant → a folder that
+ * transformers' AutoModelForCausalLM loads (config.json, model.safetensors, tokenizer files,
+ * generation_config.json).
  */
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
