@@ -8,9 +8,11 @@
  * instantiates it over the same memory without clobbering anything.
  *
  * Threaded jobs: the wrapper writes an op code, its arguments and a chunk count into the control
- * block (laid out in src/backends/wasm/kernel-layout.ts, which both sides import), then opens the claim word; every thread (the caller and the workers) runs `work`, which
+ * block, then opens the claim word; every thread (the caller and the workers) runs `work`, which
  * claims chunk indices with compare-and-swap until none are left. The claim word carries a job tag,
- * so a thread lagging behind a finished job can never claim a chunk of the next one.
+ * so a thread lagging behind a finished job can never claim a chunk of the next one. The control
+ * block, the op codes and each op's argument words are defined once, in
+ * src/backends/wasm/kernel-layout.ts, which this file and the wrapper both import.
  */
 
 // ---------------------------------------------------------------------------------------------
