@@ -28,7 +28,7 @@ export function jobArgs(count: number, args: readonly JobArg[]): JobWords {
   }
   if (args.length !== count) {
     const missing = Array.from({ length: count }, (_, slot) => slot).filter((slot) => !(slot in words));
-    throw new Error(`job argument slots ${missing.join(', ')} are not given`);
+    throw new Error(`job argument slots not given: ${missing.join(', ')}`);
   }
   return words as unknown as JobWords;
 }
