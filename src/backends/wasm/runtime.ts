@@ -3,8 +3,7 @@
  * the job protocol that spreads a kernel's chunks over the calling thread and the workers.
  */
 import type { Floats } from '../../core/backend.ts';
-import type { JobWords } from './job-args.ts';
-import { jobArgs } from './job-args.ts';
+import { type JobWords, jobArgs } from './job-args.ts';
 import {
   ARGS,
   CLAIM,
