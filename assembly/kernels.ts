@@ -10,29 +10,39 @@
  * Threaded jobs: the wrapper writes an op code, its arguments and a chunk count into the control
  * block, then opens the claim word; every thread (the caller and the workers) runs `work`, which
  * claims chunk indices with compare-and-swap until none are left. The claim word carries a job tag,
- * so a thread lagging behind a finished job can never claim a chunk of the next one.
+ * so a thread lagging behind a finished job can never claim a chunk of the next one. The control
+ * block, the op codes and each op's argument words are defined once, in
+ * src/backends/wasm/kernel-layout.ts, which this file and the wrapper both import.
  */
 
 // ---------------------------------------------------------------------------------------------
-// Control block (byte addresses; the wrapper mirrors these)
+// Control block, op codes and argument words: one definition, shared with the TypeScript wrapper
 // ---------------------------------------------------------------------------------------------
-const CTRL: usize = 256;
-const CLAIM: usize = CTRL; // (tag << 20) | next chunk index
-const DONE: usize = CTRL + 4; // chunks finished
-const NCHUNK: usize = CTRL + 12; // chunks in the current job
-const OP: usize = CTRL + 16; // op code of the current job
-const ARGS: usize = CTRL + 32; // 48 argument words (i32 or f32 bits)
+import {
+  ADAMW_G, ADAMW_HYPER, ADAMW_M, ADAMW_P, ADAMW_V, ARGS,
+  ATTN_D_LAMBDAS, ATTN_D_OUT, ATTN_DK, ATTN_DK_HEADS, ATTN_DQ, ATTN_DV, ATTN_DV_HEADS, ATTN_GROUP,
+  ATTN_HEADS, ATTN_K, ATTN_K_HEAD_OF, ATTN_K_HEADS, ATTN_LAMBDA, ATTN_LAMBDAS, ATTN_LSE, ATTN_OUT,
+  ATTN_PROBS, ATTN_Q, ATTN_Q_HEADS, ATTN_QK_DIM, ATTN_SCALE, ATTN_SCRATCH, ATTN_SCRATCH_STRIDE,
+  ATTN_SEQ_K, ATTN_SEQ_Q, ATTN_V, ATTN_V_DIM, ATTN_V_HEAD_OF, ATTN_V_HEADS,
+  CLAIM, CTRL, DONE, ELEMENTWISE_N, ELEMENTWISE_PER_CHUNK,
+  GEMM_A, GEMM_ACC, GEMM_AP, GEMM_BLOCKS_PER_CHUNK, GEMM_BP, GEMM_C, GEMM_K, GEMM_LDA, GEMM_LDC, GEMM_M,
+  GEMM_N, GEMM_TRANS_A,
+  GEMV_A, GEMV_ACC, GEMV_B, GEMV_C, GEMV_COLUMNS_PER_CHUNK, GEMV_K, GEMV_LDA, GEMV_LDB, GEMV_LDC, GEMV_M,
+  GEMV_N,
+  NCHUNK, OP, OP_ADAMW, OP_ATTN_BWD, OP_ATTN_FWD, OP_ATTN_REDUCE, OP_GEMM, OP_GEMV, OP_PACK_B,
+  OP_SUM_SQUARES, OP_SWIGLU_BWD, OP_SWIGLU_FWD,
+  PACK_B_B, PACK_B_BP, PACK_B_K, PACK_B_LDB, PACK_B_N, PACK_B_NN, PACK_B_PANELS_PER_CHUNK,
+  SUM_SQUARES_PARTIALS, SUM_SQUARES_X,
+  SWIGLU_BWD_D_GATE, SWIGLU_BWD_D_UP, SWIGLU_BWD_DH, SWIGLU_BWD_GATE, SWIGLU_BWD_UP,
+  SWIGLU_FWD_GATE, SWIGLU_FWD_H, SWIGLU_FWD_UP,
+} from '../src/backends/wasm/kernel-layout';
 
-const OP_PACK_B: i32 = 2;
-const OP_GEMM: i32 = 3;
-const OP_ATTN_FWD: i32 = 4;
-const OP_ATTN_BWD: i32 = 5;
-const OP_ATTN_REDUCE: i32 = 6;
-const OP_GEMV: i32 = 7;
-const OP_SWIGLU_FWD: i32 = 8;
-const OP_SWIGLU_BWD: i32 = 9;
-const OP_ADAMW: i32 = 10;
-const OP_SUM_SQUARES: i32 = 11;
+// byte addresses of the control block words
+const CLAIM_AT: usize = <usize>CTRL + (<usize>CLAIM << 2);
+const DONE_AT: usize = <usize>CTRL + (<usize>DONE << 2);
+const NCHUNK_AT: usize = <usize>CTRL + (<usize>NCHUNK << 2);
+const OP_AT: usize = <usize>CTRL + (<usize>OP << 2);
+const ARGS_AT: usize = <usize>CTRL + (<usize>ARGS << 2);
 
 /** This instance's thread index (0: the caller's thread); selects its scratch region. */
 let tid: i32 = 0;
@@ -46,13 +56,13 @@ export function heapBase(): usize {
 }
 
 @inline function argI(i: i32): i32 {
-  return load<i32>(ARGS + (<usize>i << 2));
+  return load<i32>(ARGS_AT + (<usize>i << 2));
 }
 @inline function argP(i: i32): usize {
-  return <usize>load<u32>(ARGS + (<usize>i << 2));
+  return <usize>load<u32>(ARGS_AT + (<usize>i << 2));
 }
 @inline function argF(i: i32): f32 {
-  return load<f32>(ARGS + (<usize>i << 2));
+  return load<f32>(ARGS_AT + (<usize>i << 2));
 }
 @inline function imin(a: i32, b: i32): i32 {
   return a < b ? a : b;
@@ -75,36 +85,33 @@ export function heapBase(): usize {
 /** Claim and run chunks of the current job until none are left. */
 export function work(): void {
   while (true) {
-    const w = atomic.load<i32>(CLAIM);
+    const w = atomic.load<i32>(CLAIM_AT);
     const idx = w & 0xfffff;
-    const n = atomic.load<i32>(NCHUNK);
+    const n = atomic.load<i32>(NCHUNK_AT);
     if (idx >= n) return;
-    if (atomic.cmpxchg<i32>(CLAIM, w, w + 1) != w) continue;
-    runChunk(load<i32>(OP), idx);
-    if (atomic.add<i32>(DONE, 1) + 1 == n) atomic.notify(DONE);
+    if (atomic.cmpxchg<i32>(CLAIM_AT, w, w + 1) != w) continue;
+    runChunk(load<i32>(OP_AT), idx);
+    if (atomic.add<i32>(DONE_AT, 1) + 1 == n) atomic.notify(DONE_AT);
   }
 }
 
 function runChunk(op: i32, c: i32): void {
   if (op == OP_GEMM) {
-    // 0 m, 1 n, 2 k, 3 AP, 4 BP, 5 C, 6 ldc, 7 acc, 8 row blocks per chunk, 9 A, 10 lda, 11 transA
-    const per = argI(8);
-    const m = argI(0);
-    const k = argI(2);
+    const per = argI(GEMM_BLOCKS_PER_CHUNK);
+    const m = argI(GEMM_M);
+    const k = argI(GEMM_K);
     const ib0 = c * per;
     const ib1 = imin((m + 3) >> 2, ib0 + per);
-    packA(argP(9), argI(10), argI(11) != 0, m, k, argP(3), ib0, ib1);
-    gemmBlocks(m, argI(1), k, argP(3), argP(4), argP(5), argI(6), argI(7) != 0, ib0, ib1);
+    packA(argP(GEMM_A), argI(GEMM_LDA), argI(GEMM_TRANS_A) != 0, m, k, argP(GEMM_AP), ib0, ib1);
+    gemmBlocks(m, argI(GEMM_N), k, argP(GEMM_AP), argP(GEMM_BP), argP(GEMM_C), argI(GEMM_LDC), argI(GEMM_ACC) != 0, ib0, ib1);
   } else if (op == OP_PACK_B) {
-    // 0 B, 1 ldb, 2 nn, 3 n, 4 k, 5 BP, 6 panels per chunk
-    const per = argI(6);
-    const np = (argI(3) + 7) >> 3;
-    packB(argP(0), argI(1), argI(2) != 0, argI(3), argI(4), argP(5), c * per, imin(np, (c + 1) * per));
+    const per = argI(PACK_B_PANELS_PER_CHUNK);
+    const np = (argI(PACK_B_N) + 7) >> 3;
+    packB(argP(PACK_B_B), argI(PACK_B_LDB), argI(PACK_B_NN) != 0, argI(PACK_B_N), argI(PACK_B_K), argP(PACK_B_BP), c * per, imin(np, (c + 1) * per));
   } else if (op == OP_GEMV) {
-    // 0 m, 1 n, 2 k, 3 A, 4 lda, 5 B, 6 ldb, 7 C, 8 ldc, 9 acc, 10 columns per chunk
-    const per = argI(10);
+    const per = argI(GEMV_COLUMNS_PER_CHUNK);
     const j0 = c * per;
-    gemvRows(argI(0), argI(2), argP(3), argI(4), argP(5), argI(6), argP(7), argI(8), argI(9) != 0, j0, imin(argI(1), j0 + per));
+    gemvRows(argI(GEMV_M), argI(GEMV_K), argP(GEMV_A), argI(GEMV_LDA), argP(GEMV_B), argI(GEMV_LDB), argP(GEMV_C), argI(GEMV_LDC), argI(GEMV_ACC) != 0, j0, imin(argI(GEMV_N), j0 + per));
   } else if (op == OP_ATTN_FWD) {
     attentionForwardChunk(c);
   } else if (op == OP_ATTN_BWD) {
@@ -112,20 +119,18 @@ function runChunk(op: i32, c: i32): void {
   } else if (op == OP_ATTN_REDUCE) {
     attentionReduceChunk(c);
   } else if (op == OP_ADAMW) {
-    // 0 n, 1 elements per chunk (a multiple of 4), 2 p, 3 g, 4 m, 5 v, 6 the 7 f64 hyperparameters
-    const i0 = c * argI(1);
-    const len = imin(argI(0) - i0, argI(1));
-    adamwRange(at(argP(2), i0), at(argP(3), i0), at(argP(4), i0), at(argP(5), i0), len, argP(6));
+    const i0 = c * argI(ELEMENTWISE_PER_CHUNK);
+    const len = imin(argI(ELEMENTWISE_N) - i0, argI(ELEMENTWISE_PER_CHUNK));
+    adamwRange(at(argP(ADAMW_P), i0), at(argP(ADAMW_G), i0), at(argP(ADAMW_M), i0), at(argP(ADAMW_V), i0), len, argP(ADAMW_HYPER));
   } else if (op == OP_SUM_SQUARES) {
-    // 0 n, 1 elements per chunk, 2 x, 3 f64 partial sums (one per chunk)
-    const i0 = c * argI(1);
-    store<f64>(argP(3) + (<usize>c << 3), sumSquares(at(argP(2), i0), imin(argI(0) - i0, argI(1))));
+    const i0 = c * argI(ELEMENTWISE_PER_CHUNK);
+    const len = imin(argI(ELEMENTWISE_N) - i0, argI(ELEMENTWISE_PER_CHUNK));
+    store<f64>(argP(SUM_SQUARES_PARTIALS) + (<usize>c << 3), sumSquares(at(argP(SUM_SQUARES_X), i0), len));
   } else if (op == OP_SWIGLU_FWD || op == OP_SWIGLU_BWD) {
-    // 0 n, 1 elements per chunk (a multiple of 4), 2… the arrays of swigluForward / swigluBackward
-    const i0 = c * argI(1);
-    const len = imin(argI(0) - i0, argI(1));
-    if (op == OP_SWIGLU_FWD) swigluForward(at(argP(2), i0), at(argP(3), i0), at(argP(4), i0), len);
-    else swigluBackward(at(argP(2), i0), at(argP(3), i0), at(argP(4), i0), at(argP(5), i0), at(argP(6), i0), len);
+    const i0 = c * argI(ELEMENTWISE_PER_CHUNK);
+    const len = imin(argI(ELEMENTWISE_N) - i0, argI(ELEMENTWISE_PER_CHUNK));
+    if (op == OP_SWIGLU_FWD) swigluForward(at(argP(SWIGLU_FWD_GATE), i0), at(argP(SWIGLU_FWD_UP), i0), at(argP(SWIGLU_FWD_H), i0), len);
+    else swigluBackward(at(argP(SWIGLU_BWD_DH), i0), at(argP(SWIGLU_BWD_GATE), i0), at(argP(SWIGLU_BWD_UP), i0), at(argP(SWIGLU_BWD_D_GATE), i0), at(argP(SWIGLU_BWD_D_UP), i0), len);
   }
 }
 
@@ -521,13 +526,7 @@ function dot(x: usize, y: usize, n: i32): f32 {
 // packed K/V of one head (O(S·d)) and a few BQ×BK tiles is ever held; the forward saves the
 // log-sum-exp of each row and the head outputs, the backward recomputes P tile by tile.
 //
-// Arguments (ARGS words):
-//  0 q, 1 k, 2 v, 3 probs [B,H,T,S] (forward; 0: not wanted), 4 lse [B,H,T], 5 heads O [B,T,H,dv],
-//  6 B, 7 T, 8 S, 9 H, 10 Hk, 11 Hv, 12 d, 13 dv, 14 kHeadOf, 15 vHeadOf, 16 scale (f32),
-//  17 scratch base, 18 scratch stride (bytes), 19 G, 20 forward: out [B,T,H/2,dv] (G = 2);
-//  backward: dOut [B,T,H/G,dv], 21 λ (f32, scalar), 22 λ per token [B,T,H/2] (0: scalar),
-//  backward: 23 dλ per token [B,T,H/2] (G = 2), 24 dq, 25 dkH [B,H,S,d], 26 dvH [B,H/G,S,dv],
-//  27 dk, 28 dv
+// Arguments: the ATTN_* words of src/backends/wasm/kernel-layout.ts.
 // ---------------------------------------------------------------------------------------------
 
 const BQ: i32 = 32; // query rows per block
@@ -659,27 +658,27 @@ function expRow(row: usize, n: i32, scale: f32, shift: f32): f32 {
 
 /** Pack the K of query head h (as the B of Q·Kᵀ, and with `nn` also as the B of dS·K). */
 function packKeys(b: i32, h: i32, S: i32, Hk: i32, d: i32, KP: usize, KN: usize, nn: bool): void {
-  const kh = load<i32>(at(argP(14), h));
-  const kbase = at(argP(1), (b * S * Hk + kh) * d);
+  const kh = load<i32>(at(argP(ATTN_K_HEAD_OF), h));
+  const kbase = at(argP(ATTN_K), (b * S * Hk + kh) * d);
   packB(kbase, Hk * d, false, S, d, KP, 0, (S + 7) >> 3);
   if (nn) packB(kbase, Hk * d, true, d, S, KN, 0, (d + 7) >> 3);
 }
 
 function attentionForwardChunk(c: i32): void {
-  const T = argI(7);
-  const S = argI(8);
-  const H = argI(9);
-  const Hk = argI(10);
-  const Hv = argI(11);
-  const d = argI(12);
-  const dv = argI(13);
-  const scale = argF(16);
-  const G = argI(19);
+  const T = argI(ATTN_SEQ_Q);
+  const S = argI(ATTN_SEQ_K);
+  const H = argI(ATTN_Q_HEADS);
+  const Hk = argI(ATTN_K_HEADS);
+  const Hv = argI(ATTN_V_HEADS);
+  const d = argI(ATTN_QK_DIM);
+  const dv = argI(ATTN_V_DIM);
+  const scale = argF(ATTN_SCALE);
+  const G = argI(ATTN_GROUP);
   const groups = H / G;
   const b = c / groups;
   const gi = c % groups;
   const h0 = gi * G;
-  const base = argP(17) + <usize>tid * argP(18);
+  const base = argP(ATTN_SCRATCH) + <usize>tid * argP(ATTN_SCRATCH_STRIDE);
   layout(S, d, dv);
   const offset = S - T;
   const qStride = H * d;
@@ -689,23 +688,23 @@ function attentionForwardChunk(c: i32): void {
   let KP1 = base + oKP1;
   packKeys(b, h0, S, Hk, d, KP0, 0, false);
   if (G == 2) {
-    if (load<i32>(at(argP(14), h0 + 1)) == load<i32>(at(argP(14), h0))) KP1 = KP0;
+    if (load<i32>(at(argP(ATTN_K_HEAD_OF), h0 + 1)) == load<i32>(at(argP(ATTN_K_HEAD_OF), h0))) KP1 = KP0;
     else packKeys(b, h0 + 1, S, Hk, d, KP1, 0, false);
   }
-  const vh = load<i32>(at(argP(15), h0));
+  const vh = load<i32>(at(argP(ATTN_V_HEAD_OF), h0));
   const VP = base + oVP;
-  packB(at(argP(2), (b * S * Hv + vh) * dv), Hv * dv, true, dv, S, VP, 0, (dv + 7) >> 3);
+  packB(at(argP(ATTN_V), (b * S * Hv + vh) * dv), Hv * dv, true, dv, S, VP, 0, (dv + 7) >> 3);
   const AT = base + oAT;
   const OACC = base + oOACC;
   const MROW = base + oROWS;
   const LROW = MROW + (<usize>(2 * BQ) << 2);
-  const probs = argP(3);
+  const probs = argP(ATTN_PROBS);
 
   for (let t0 = 0; t0 < T; t0 += BQ) {
     const rows = imin(BQ, T - t0);
     const last = t0 + rows - 1 + offset; // the last key any row of the block sees
     for (let j = 0; j < G; j++)
-      packA(at(argP(0), ((b * T + t0) * H + h0 + j) * d), qStride, false, rows, d, base + (j ? oAQ1 : oAQ0), 0, (rows + 3) >> 2);
+      packA(at(argP(ATTN_Q), ((b * T + t0) * H + h0 + j) * d), qStride, false, rows, d, base + (j ? oAQ1 : oAQ0), 0, (rows + 3) >> 2);
     for (let i = 0; i < 2 * BQ; i++) {
       store<f32>(at(MROW, i), -Infinity);
       store<f32>(at(LROW, i), 0);
@@ -747,24 +746,24 @@ function attentionForwardChunk(c: i32): void {
     }
     // normalise, save the log-sum-exp, the head outputs and (pairs) the combined output
     for (let j = 0; j < G; j++) {
-      const lse = at(argP(4), ((b * H + h0 + j) * T + t0));
+      const lse = at(argP(ATTN_LSE), ((b * H + h0 + j) * T + t0));
       for (let r = 0; r < rows; r++) {
         const l = load<f32>(at(LROW, j * BQ + r));
         const o = at(OACC, (j * BQ + r) * dv);
         scaleRow(o, dv, 1 / l);
         store<f32>(at(lse, r), load<f32>(at(MROW, j * BQ + r)) + <f32>logd(<f64>l));
-        memory.copy(at(argP(5), ((b * T + t0 + r) * H + h0 + j) * dv), o, <usize>dv << 2);
+        memory.copy(at(argP(ATTN_HEADS), ((b * T + t0 + r) * H + h0 + j) * dv), o, <usize>dv << 2);
       }
     }
     if (G == 2) {
-      const lambdas = argP(22);
+      const lambdas = argP(ATTN_LAMBDAS);
       for (let r = 0; r < rows; r++) {
         const row = (b * T + t0 + r) * pairs + gi;
-        const l = lambdas ? load<f32>(at(lambdas, row)) : argF(21);
+        const l = lambdas ? load<f32>(at(lambdas, row)) : argF(ATTN_LAMBDA);
         const vl = f4(l);
         const o1 = at(OACC, r * dv);
         const o2 = at(OACC, (BQ + r) * dv);
-        const out = at(argP(20), row * dv);
+        const out = at(argP(ATTN_OUT), row * dv);
         let i = 0;
         for (; i + 4 <= dv; i += 4)
           v128.store(at(out, i), f32x4.sub(v128.load(at(o1, i)), f32x4.mul(vl, v128.load(at(o2, i)))));
@@ -777,7 +776,7 @@ function attentionForwardChunk(c: i32): void {
         const SB = base + oSB0;
         const AQ = base + (j ? oAQ1 : oAQ0);
         const KP = j ? KP1 : KP0;
-        const lse = at(argP(4), ((b * H + h0 + j) * T + t0));
+        const lse = at(argP(ATTN_LSE), ((b * H + h0 + j) * T + t0));
         const pbase = at(probs, ((b * H + h0 + j) * T + t0) * S);
         for (let s0 = 0; s0 <= last; s0 += BK) {
           const bk = imin(BK, last + 1 - s0);
@@ -801,20 +800,20 @@ function attentionForwardChunk(c: i32): void {
 }
 
 function attentionBackwardChunk(c: i32): void {
-  const T = argI(7);
-  const S = argI(8);
-  const H = argI(9);
-  const Hk = argI(10);
-  const Hv = argI(11);
-  const d = argI(12);
-  const dv = argI(13);
-  const scale = argF(16);
-  const G = argI(19);
+  const T = argI(ATTN_SEQ_Q);
+  const S = argI(ATTN_SEQ_K);
+  const H = argI(ATTN_Q_HEADS);
+  const Hk = argI(ATTN_K_HEADS);
+  const Hv = argI(ATTN_V_HEADS);
+  const d = argI(ATTN_QK_DIM);
+  const dv = argI(ATTN_V_DIM);
+  const scale = argF(ATTN_SCALE);
+  const G = argI(ATTN_GROUP);
   const groups = H / G;
   const b = c / groups;
   const gi = c % groups;
   const h0 = gi * G;
-  const base = argP(17) + <usize>tid * argP(18);
+  const base = argP(ATTN_SCRATCH) + <usize>tid * argP(ATTN_SCRATCH_STRIDE);
   layout(S, d, dv);
   const offset = S - T;
   const qStride = H * d;
@@ -828,14 +827,14 @@ function attentionBackwardChunk(c: i32): void {
   let KN1 = base + oKN1;
   packKeys(b, h0, S, Hk, d, KP0, KN0, true);
   if (G == 2) {
-    if (load<i32>(at(argP(14), h0 + 1)) == load<i32>(at(argP(14), h0))) {
+    if (load<i32>(at(argP(ATTN_K_HEAD_OF), h0 + 1)) == load<i32>(at(argP(ATTN_K_HEAD_OF), h0))) {
       KP1 = KP0;
       KN1 = KN0;
     } else packKeys(b, h0 + 1, S, Hk, d, KP1, KN1, true);
   }
-  const vh = load<i32>(at(argP(15), h0));
+  const vh = load<i32>(at(argP(ATTN_V_HEAD_OF), h0));
   const VP = base + oVP;
-  packB(at(argP(2), (b * S * Hv + vh) * dv), Hv * dv, false, S, dv, VP, 0, (S + 7) >> 3);
+  packB(at(argP(ATTN_V), (b * S * Hv + vh) * dv), Hv * dv, false, S, dv, VP, 0, (S + 7) >> 3);
   const AT = base + oAT;
   const AdO = base + oAdO;
   const BdO = base + oBdO;
@@ -845,33 +844,33 @@ function attentionBackwardChunk(c: i32): void {
   const D0 = base + oROWS; // D of head 0 (rowdot(dO, O))
   const D1 = D0 + (<usize>BQ << 2); // D of head 1
   const LAM = D1 + (<usize>BQ << 2); // λ of each row
-  const dvH = at(argP(26), (b * groups + gi) * S * dv);
+  const dvH = at(argP(ATTN_DV_HEADS), (b * groups + gi) * S * dv);
   memory.fill(dvH, 0, <usize>(S * dv) << 2);
-  for (let j = 0; j < G; j++) memory.fill(at(argP(25), (b * H + h0 + j) * S * d), 0, <usize>(S * d) << 2);
+  for (let j = 0; j < G; j++) memory.fill(at(argP(ATTN_DK_HEADS), (b * H + h0 + j) * S * d), 0, <usize>(S * d) << 2);
 
   for (let t0 = 0; t0 < T; t0 += BQ) {
     const rows = imin(BQ, T - t0);
     const last = t0 + rows - 1 + offset;
     for (let j = 0; j < G; j++) {
-      const qb = at(argP(0), ((b * T + t0) * H + h0 + j) * d);
+      const qb = at(argP(ATTN_Q), ((b * T + t0) * H + h0 + j) * d);
       packA(qb, qStride, false, rows, d, base + (j ? oAQ1 : oAQ0), 0, (rows + 3) >> 2);
       packB(qb, qStride, true, d, rows, base + (j ? oBQ1 : oBQ0), 0, (d + 7) >> 3);
-      for (let r = 0; r < rows; r++) memory.fill(at(argP(24), ((b * T + t0 + r) * H + h0 + j) * d), 0, <usize>d << 2);
+      for (let r = 0; r < rows; r++) memory.fill(at(argP(ATTN_DQ), ((b * T + t0 + r) * H + h0 + j) * d), 0, <usize>d << 2);
     }
-    const dOb = at(argP(20), ((b * T + t0) * groups + gi) * dv);
+    const dOb = at(argP(ATTN_D_OUT), ((b * T + t0) * groups + gi) * dv);
     packA(dOb, oStride, false, rows, dv, AdO, 0, (rows + 3) >> 2);
     packB(dOb, oStride, true, dv, rows, BdO, 0, (dv + 7) >> 3);
     for (let r = 0; r < rows; r++) {
       const bt = b * T + t0 + r;
       const dOr = at(dOb, r * oStride);
-      const o1 = at(argP(5), (bt * H + h0) * dv);
+      const o1 = at(argP(ATTN_HEADS), (bt * H + h0) * dv);
       if (G == 1) store<f32>(at(D0, r), dot(dOr, o1, dv));
       else {
         // dO₁ = dOut, dO₂ = −λ·dOut; dλ = −dOut·O₂
-        const lambdas = argP(22);
-        const l = lambdas ? load<f32>(at(lambdas, bt * pairs + gi)) : argF(21);
+        const lambdas = argP(ATTN_LAMBDAS);
+        const l = lambdas ? load<f32>(at(lambdas, bt * pairs + gi)) : argF(ATTN_LAMBDA);
         const dl = -dot(dOr, at(o1, dv), dv);
-        store<f32>(at(argP(23), bt * pairs + gi), dl);
+        store<f32>(at(argP(ATTN_D_LAMBDAS), bt * pairs + gi), dl);
         store<f32>(at(D0, r), dot(dOr, o1, dv));
         store<f32>(at(D1, r), l * dl);
         store<f32>(at(LAM, r), l);
@@ -896,7 +895,7 @@ function attentionBackwardChunk(c: i32): void {
           continue;
         }
         const bt = b * T + t0 + r;
-        expRow(p0, cnt, scale, load<f32>(at(argP(4), (b * H + h0) * T + t0 + r)));
+        expRow(p0, cnt, scale, load<f32>(at(argP(ATTN_LSE), (b * H + h0) * T + t0 + r)));
         const vD0 = f4(load<f32>(at(D0, r)));
         if (G == 1) {
           // dS = P ∘ (dP − D)·scale, into dp
@@ -906,7 +905,7 @@ function attentionBackwardChunk(c: i32): void {
           for (; s < cnt; s++) store<f32>(at(dp, s), load<f32>(at(p0, s)) * (load<f32>(at(dp, s)) - f32x4.extract_lane(vD0, 0)) * scale);
         } else {
           const p1 = at(SB1, r * BK);
-          expRow(p1, cnt, scale, load<f32>(at(argP(4), (b * H + h0 + 1) * T + t0 + r)));
+          expRow(p1, cnt, scale, load<f32>(at(argP(ATTN_LSE), (b * H + h0 + 1) * T + t0 + r)));
           const l = load<f32>(at(LAM, r));
           const vl = f4(l);
           const vD1 = f4(load<f32>(at(D1, r)));
@@ -941,10 +940,10 @@ function attentionBackwardChunk(c: i32): void {
         const dS = j ? SB1 : DPB;
         // dq_j += dS_j · K_j[s0 : s0 + bk]
         packA(dS, BK, false, rows, bk, AT, 0, (rows + 3) >> 2);
-        mm(rows, d, bk, AT, bk, (j ? KN1 : KN0) + (<usize>s0 << 5), S, at(argP(24), ((b * T + t0) * H + h0 + j) * d), qStride, true, CAUSAL_K_UPPER, offT);
+        mm(rows, d, bk, AT, bk, (j ? KN1 : KN0) + (<usize>s0 << 5), S, at(argP(ATTN_DQ), ((b * T + t0) * H + h0 + j) * d), qStride, true, CAUSAL_K_UPPER, offT);
         // dk_j[s0 : s0 + bk] += dS_jᵀ · Q_j
         packA(dS, BK, true, bk, rows, AT, 0, (bk + 3) >> 2);
-        mm(bk, d, rows, AT, rows, base + (j ? oBQ1 : oBQ0), rows, at(argP(25), ((b * H + h0 + j) * S + s0) * d), d, true, CAUSAL_K_LOWER, offT);
+        mm(bk, d, rows, AT, rows, base + (j ? oBQ1 : oBQ0), rows, at(argP(ATTN_DK_HEADS), ((b * H + h0 + j) * S + s0) * d), d, true, CAUSAL_K_LOWER, offT);
       }
       // dv[s0 : s0 + bk] += (P₁ − λP₂)ᵀ · dOut  (plain: Pᵀ · dO)
       packA(SB0, BK, true, bk, rows, AT, 0, (bk + 3) >> 2);
@@ -955,26 +954,26 @@ function attentionBackwardChunk(c: i32): void {
 
 /** dk[b] = Σ over query heads of dkH (by kHeadOf), dv[b] = Σ over groups of dvH (by vHeadOf). */
 function attentionReduceChunk(b: i32): void {
-  const S = argI(8);
-  const H = argI(9);
-  const Hk = argI(10);
-  const Hv = argI(11);
-  const d = argI(12);
-  const dv = argI(13);
-  const G = argI(19);
+  const S = argI(ATTN_SEQ_K);
+  const H = argI(ATTN_Q_HEADS);
+  const Hk = argI(ATTN_K_HEADS);
+  const Hv = argI(ATTN_V_HEADS);
+  const d = argI(ATTN_QK_DIM);
+  const dv = argI(ATTN_V_DIM);
+  const G = argI(ATTN_GROUP);
   const groups = H / G;
-  const dk = at(argP(27), b * S * Hk * d);
-  const dvv = at(argP(28), b * S * Hv * dv);
+  const dk = at(argP(ATTN_DK), b * S * Hk * d);
+  const dvv = at(argP(ATTN_DV), b * S * Hv * dv);
   memory.fill(dk, 0, <usize>(S * Hk * d) << 2);
   memory.fill(dvv, 0, <usize>(S * Hv * dv) << 2);
   for (let h = 0; h < H; h++) {
-    const kh = load<i32>(at(argP(14), h));
-    const dkh = at(argP(25), (b * H + h) * S * d);
+    const kh = load<i32>(at(argP(ATTN_K_HEAD_OF), h));
+    const dkh = at(argP(ATTN_DK_HEADS), (b * H + h) * S * d);
     for (let s = 0; s < S; s++) addInto(at(dk, (s * Hk + kh) * d), at(dkh, s * d), d);
   }
   for (let g = 0; g < groups; g++) {
-    const vh = load<i32>(at(argP(15), g * G));
-    const dvh = at(argP(26), (b * groups + g) * S * dv);
+    const vh = load<i32>(at(argP(ATTN_V_HEAD_OF), g * G));
+    const dvh = at(argP(ATTN_DV_HEADS), (b * groups + g) * S * dv);
     for (let s = 0; s < S; s++) addInto(at(dvv, (s * Hv + vh) * dv), at(dvh, s * dv), dv);
   }
 }

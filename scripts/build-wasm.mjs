@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Compiles the AssemblyScript kernels (assembly/kernels.ts) into src/backends/wasm/kernels.wasm
 // (WebAssembly SIMD128) and kernels-relaxed.wasm (plus relaxed SIMD: fused multiply-adds), both with
-// threads (shared, imported memory; atomics), no runtime, no static data. The compiler version is
+// threads (shared, imported memory; atomics), no runtime, no static data. Both read the job layout
+// (op codes, control block, argument words) from src/backends/wasm/kernel-layout.ts, which
+// kernels.ts imports and the TypeScript wrapper imports too. The compiler version is
 // pinned in package.json, so the output is reproducible byte for byte;
 // `node scripts/build-wasm.mjs --check` verifies that the committed files are up to date.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

@@ -28,6 +28,9 @@ const SHAPES: Array<[number, number, number]> = [
   [400, 40, 50], // m beyond one row block (192), split over threads
   [130, 70, 2100], // n beyond one column block (2048)
   [97, 513, 111],
+  [4, 1024, 128], // few rows against a long B (a λ projection's weight gradient: the few-rows path)
+  [8, 600, 77], // the most rows of that path, columns no multiple of a vector
+  [9, 300, 40], // one row more: the packed path again
 ];
 
 /** xorshift32 in [−1, 1) */

@@ -41,6 +41,12 @@ constexpr int KC = 256;
  * unpacked path of dot products: packing would cost more than it saves.
  */
 constexpr int kRowsPathMax = 4, kRowsPathMaxN = 8;
+/**
+ * op(A)·B (B not transposed) with at most this many rows of A — the weight gradients of the narrow
+ * λ projections, dW [H, d] += dYᵀ [H, T]·X [T, d] — takes the few-rows path: packing B and the
+ * padded A tile (12 rows for H = 4) cost more than the product itself.
+ */
+constexpr int kFewRowsMax = 8;
 /** Work (m·n·k) below which a GEMM runs on one thread: waking the others costs more. */
 constexpr double kParallelWork = 1 << 18;
 
@@ -276,12 +282,90 @@ DT_INLINE void gemmRows(const float* a, size_t lda, int i0, int i1, const float*
   }
 }
 
+/**
+ * C[0..R) × [j0, j0 + cols) = op(A)·B + β·C for R ≤ kFewRowsMax rows of op(A) and cols ≤ 2 vectors of
+ * B's row-major columns: each step p broadcasts R values of A against 2 vectors of B's row p, so B
+ * streams through once and C's block stays in 2R registers. `cols` below 2 vectors reads B's row
+ * through a zero-padded buffer.
+ */
+template <class V, int R>
+DT_INLINE void fewRowsBlock(const Operand& A, const float* b, size_t ldb, int j0, int cols, int k, float beta,
+                            float* c, size_t ldc) {
+  constexpr int W = sizeof(V) / sizeof(float);
+  V acc[R][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = V{};
+  auto step = [&](int p, const V& b0, const V& b1) {
+    const float* ap = A.p + static_cast<size_t>(p) * A.cs;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      const V ar = ap[r * A.rs] - V{};  // broadcast
+      acc[r][0] += ar * b0;
+      acc[r][1] += ar * b1;
+    }
+  };
+  if (cols == 2 * W) {
+    for (int p = 0; p < k; p++) {
+      const float* bp = b + static_cast<size_t>(p) * ldb + j0;
+      V b0, b1;
+      std::memcpy(&b0, bp, sizeof b0);
+      std::memcpy(&b1, bp + W, sizeof b1);
+      step(p, b0, b1);
+    }
+  } else {
+    alignas(64) float t[2 * W] = {};
+    for (int p = 0; p < k; p++) {
+      std::memcpy(t, b + static_cast<size_t>(p) * ldb + j0, sizeof(float) * cols);
+      V b0, b1;
+      std::memcpy(&b0, t, sizeof b0);
+      std::memcpy(&b1, t + W, sizeof b1);
+      step(p, b0, b1);
+    }
+  }
+  alignas(64) float out[2 * W];
+  for (int r = 0; r < R; r++) {
+    std::memcpy(out, &acc[r][0], sizeof(V));
+    std::memcpy(out + W, &acc[r][1], sizeof(V));
+    float* cp = c + static_cast<size_t>(r) * ldc + j0;
+    for (int q = 0; q < cols; q++) cp[q] = out[q] + (beta != 0.0f ? beta * cp[q] : 0.0f);
+  }
+}
+
+/** C[m, j0 .. j1) = op(A)·B + β·C for m ≤ kFewRowsMax, B row-major: blocks of 2 vectors of columns. */
+template <class V>
+DT_INLINE void gemmFewRows(const Operand& A, int m, const float* b, size_t ldb, int j0, int j1, int k, float beta,
+                           float* c, size_t ldc) {
+  constexpr int NB = 2 * static_cast<int>(sizeof(V) / sizeof(float));
+  for (int j = j0; j < j1; j += NB) {
+    const int cols = std::min(NB, j1 - j);
+    switch (m) {
+#define DT_FEW_ROWS(R) \
+  case R:              \
+    fewRowsBlock<V, R>(A, b, ldb, j, cols, k, beta, c, ldc); \
+    break;
+      DT_FEW_ROWS(1)
+      DT_FEW_ROWS(2)
+      DT_FEW_ROWS(3)
+      DT_FEW_ROWS(4)
+      DT_FEW_ROWS(5)
+      DT_FEW_ROWS(6)
+      DT_FEW_ROWS(7)
+      DT_FEW_ROWS(8)
+#undef DT_FEW_ROWS
+      default:
+        break;
+    }
+  }
+}
+
 using BlockedFn = void (*)(const Operand&, const Operand&, int, int, int, float, float*, size_t);
+using FewRowsFn = void (*)(const Operand&, int, const float*, size_t, int, int, int, float, float*, size_t);
 using RowsFn = void (*)(const float*, size_t, int, int, const float*, size_t, int, int, int, float, float*, size_t);
 
 struct OwnKernel {
   BlockedFn blocked;
   RowsFn rows;
+  FewRowsFn fewRows;
   int mr, nr;
   const char* tile;
 };
@@ -295,8 +379,12 @@ struct OwnKernel {
                          int k, float beta, float* c, size_t ldc) {                                                 \
     gemmRows<V>(a, lda, i0, i1, b, ldb, j0, j1, k, beta, c, ldc);                                                   \
   }                                                                                                            \
-  const OwnKernel NAME = {NAME##Blocked, NAME##Rows, MR, static_cast<int>(sizeof(V) / sizeof(float)) * NV,     \
-                          TILE};
+  TARGET void NAME##FewRows(const Operand& A, int m, const float* b, size_t ldb, int j0, int j1, int k,         \
+                            float beta, float* c, size_t ldc) {                                                 \
+    gemmFewRows<V>(A, m, b, ldb, j0, j1, k, beta, c, ldc);                                                       \
+  }                                                                                                            \
+  const OwnKernel NAME = {NAME##Blocked, NAME##Rows, NAME##FewRows, MR,                                        \
+                          static_cast<int>(sizeof(V) / sizeof(float)) * NV, TILE};
 
 // Register tiles: AVX-512 12×32 (24 of 32 zmm accumulate), AVX2 6×16 (12 of 16 ymm), portable
 // 4×16 in 128-bit vectors (SSE, NEON).
@@ -351,6 +439,21 @@ void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k,
     return;
   }
   const Operand A{a, transA ? 1 : lda, transA ? lda : 1}, B{b, transB ? 1 : ldb, transB ? ldb : 1};
+  if (!transB && m <= kFewRowsMax) {
+    // Streams B once at a few FMAs per float, bound by memory as decoding is: its threads (default 1;
+    // a second one measured 30–60× slower here when the other core was busy). Threads split C's
+    // columns in blocks of 32 (the widest kernel's two vectors).
+    nt = std::min(nt, decodeThreads(threads));
+    const int per = ((n + nt - 1) / nt + 31) / 32 * 32;
+    nt = std::min(nt, (n + per - 1) / per);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int t = threadIndex();
+      const int j0 = std::min(n, t * per), j1 = std::min(n, j0 + per);
+      if (j1 > j0) kr.fewRows(A, m, b, ldb, j0, j1, k, beta, c, ldc);
+    }
+    return;
+  }
   const int mPanels = (m + kr.mr - 1) / kr.mr, nPanels = (n + kr.nr - 1) / kr.nr;
   const bool byRows = mPanels >= 2 * nt || mPanels >= nPanels;
   nt = std::min(nt, byRows ? mPanels : nPanels);

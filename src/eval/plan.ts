@@ -126,7 +126,7 @@ export const PLANS: Record<'full' | 'quick', Plan> = {
       seq: 128,
       tokensPerParam: 20,
       minSteps: 50,
-      lrs: [1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2],
+      lrs: [1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2],
       sweepSeeds: 2,
     },
     needle: {

@@ -1,21 +1,21 @@
 /**
- * Hugging Face `config.json` (DiffLlama, Llama) ↔ our ModelConfig (SPEC §5).
+ * Hugging Face `config.json` ↔ our ModelConfig (SPEC §5), for every variant with a Hugging Face
+ * counterpart (its module's `huggingFace`: DIFF V1 ↔ DiffLlama, baseline ↔ Llama).
  *
- * DiffLlama counts single attention maps: num_attention_heads = 2·n_heads and
- * num_key_value_heads = 2·n_kv_heads; its per-head norm has no weight and uses rms_norm_eps, so an
- * imported model gets subln_eps = norm_eps (and subln.weight = 1). Llama ↔ our baseline one to one.
- * Anything a Hugging Face config can say that our models cannot represent is refused, naming the
- * field and what was found; fields that do not change the function (dropout, init ranges, cache
- * flags, token ids) are accepted and ignored.
+ * A counterpart may count single attention maps (DiffLlama: num_attention_heads = 2·n_heads and
+ * num_key_value_heads = 2·n_kv_heads); its per-head norm, if it has one, uses rms_norm_eps, so an
+ * imported model gets subln_eps = norm_eps. Anything a Hugging Face config can say that our models
+ * cannot represent is refused, naming the field and what was found; fields that do not change the
+ * function (dropout, init ranges, cache flags, token ids) are accepted and ignored.
  */
 import { ConfigError, type ModelConfig, parseConfig } from '../model/config.ts';
-
-export type HfModelType = 'diffllama' | 'llama';
-
-export const HF_ARCHITECTURES: Record<HfModelType, string> = {
-  diffllama: 'DiffLlamaForCausalLM',
-  llama: 'LlamaForCausalLM',
-};
+import {
+  type HfCounterpart,
+  VARIANTS,
+  type Variant,
+  type VariantModule,
+  variantModule,
+} from '../model/variants/index.ts';
 
 /** Written as max_position_embeddings on export: our RoPE has no length limit, HF configs need one. */
 export const DEFAULT_MAX_POSITIONS = 2048;
@@ -26,12 +26,19 @@ export class InterchangeError extends Error {
 
 type Json = Record<string, unknown>;
 
-/** The model type of a Hugging Face config, refused unless we can import it. */
-export function hfModelType(raw: Json, source: string): HfModelType {
-  const type = raw.model_type;
-  if (type === 'diffllama' || type === 'llama') return type;
+/** The variants that have a Hugging Face counterpart, in registry order. */
+const COUNTERPARTS = VARIANTS.flatMap((variant) => {
+  const module = variantModule(variant);
+  return module.huggingFace ? [{ variant, label: module.label, hf: module.huggingFace }] : [];
+});
+
+/** The variant a Hugging Face config's model_type imports to, refused unless there is one. */
+function counterpartOfHf(raw: Json, source: string): { variant: Variant; hf: HfCounterpart } {
+  const found = COUNTERPARTS.find((c) => c.hf.modelType === raw.model_type);
+  if (found) return found;
+  const supported = COUNTERPARTS.map((c) => `${JSON.stringify(c.hf.modelType)} → ${c.label}`).join(', ');
   throw new InterchangeError(
-    `${source}: model_type ${JSON.stringify(type)} cannot be imported (supported: "diffllama" → DIFF V1, "llama" → baseline)`,
+    `${source}: model_type ${JSON.stringify(raw.model_type)} cannot be imported (supported: ${supported})`,
   );
 }
 
@@ -79,9 +86,10 @@ function ropeTheta(raw: Json, source: string): number {
   return theta;
 }
 
-/** A Hugging Face DiffLlama/Llama config → our config (validated by parseConfig as well). */
-export function configFromHf(raw: Json, source: string): { config: ModelConfig; type: HfModelType } {
-  const type = hfModelType(raw, source);
+/** A Hugging Face config → our config (validated by parseConfig as well); `type`: its model_type. */
+export function configFromHf(raw: Json, source: string): { config: ModelConfig; type: string } {
+  const { variant, hf } = counterpartOfHf(raw, source);
+  const pairs = hf.mapsPerHead;
   refuseUnsupported(raw, source);
   const hidden = positiveInteger(raw, 'hidden_size', source);
   const heads = positiveInteger(raw, 'num_attention_heads', source);
@@ -103,21 +111,20 @@ export function configFromHf(raw: Json, source: string): { config: ModelConfig; 
     throw new InterchangeError(
       `${source}: num_attention_heads·head_dim = ${heads}·${headDim} ≠ hidden_size ${hidden} (our models need them equal)`,
     );
-  if (type === 'diffllama' && (heads % 2 !== 0 || kvHeads % 2 !== 0))
+  if (heads % pairs !== 0 || kvHeads % pairs !== 0)
     throw new InterchangeError(
       `${source}: a DIFF head pairs two maps (and two key heads): num_attention_heads ${heads} and num_key_value_heads ${kvHeads} must both be even`,
     );
-  const eps = raw.rms_norm_eps ?? (type === 'diffllama' ? 1e-5 : 1e-6); // the HF defaults
+  const eps = raw.rms_norm_eps ?? hf.defaultNormEps;
   const tie = raw.tie_word_embeddings ?? false;
   if (typeof tie !== 'boolean')
     throw new InterchangeError(
       `${source}: tie_word_embeddings must be true or false, found ${JSON.stringify(tie)}`,
     );
-  const pairs = type === 'diffllama' ? 2 : 1;
   try {
     const config = parseConfig(
       {
-        variant: type === 'diffllama' ? 'diff' : 'baseline',
+        variant,
         vocab_size: positiveInteger(raw, 'vocab_size', source),
         d_model: hidden,
         n_layers: positiveInteger(raw, 'num_hidden_layers', source),
@@ -132,25 +139,30 @@ export function configFromHf(raw: Json, source: string): { config: ModelConfig; 
       },
       source,
     );
-    return { config, type };
+    return { config, type: hf.modelType };
   } catch (error) {
     if (error instanceof ConfigError) throw new InterchangeError(error.message);
     throw error;
   }
 }
 
+/** Why a variant cannot be exported to Hugging Face at all. */
+const noCounterpart = (module: VariantModule) =>
+  `${module.label} has no Hugging Face counterpart (export it with --format onnx)`;
+
 /** Why a config cannot be exported to Hugging Face (undefined when it can). */
 export function hfExportObstacle(c: ModelConfig): string | undefined {
-  if (c.variant === 'diffv2') return 'DIFF V2 has no Hugging Face counterpart (export it with --format onnx)';
-  if (c.variant === 'diff') {
-    if (c.subln === false)
-      return 'DiffLlama always has the per-head norm: this model was trained without it (subln false)';
-    if (c.lambda_init !== undefined)
-      return `DiffLlama's λ_init follows the depth schedule: this model uses a constant lambda_init ${c.lambda_init}`;
-    if (c.subln_eps !== c.norm_eps)
-      return `DiffLlama's per-head norm uses rms_norm_eps: subln_eps ${c.subln_eps} must equal norm_eps ${c.norm_eps}`;
-  }
-  return undefined;
+  const module = variantModule(c);
+  if (!module.huggingFace) return noCounterpart(module);
+  return module.huggingFace.exportObstacle?.(c);
+}
+
+/** The Hugging Face counterpart of a config's variant, refused when it has none. */
+export function hfCounterpart(c: ModelConfig): HfCounterpart {
+  const module = variantModule(c);
+  if (!module.huggingFace)
+    throw new InterchangeError(`cannot export to Hugging Face: ${noCounterpart(module)}`);
+  return module.huggingFace;
 }
 
 export interface HfConfigOptions {
@@ -159,15 +171,15 @@ export interface HfConfigOptions {
   eosTokenId?: number;
 }
 
-/** Our config → a Hugging Face config.json object that AutoConfig reads as DiffLlama or Llama. */
+/** Our config → a Hugging Face config.json object that AutoConfig reads as the variant's counterpart. */
 export function configToHf(c: ModelConfig, o: HfConfigOptions = {}): Json {
   const obstacle = hfExportObstacle(c);
   if (obstacle) throw new InterchangeError(`cannot export to Hugging Face: ${obstacle}`);
-  const type: HfModelType = c.variant === 'diff' ? 'diffllama' : 'llama';
-  const pairs = type === 'diffllama' ? 2 : 1;
+  const hf = hfCounterpart(c);
+  const pairs = hf.mapsPerHead;
   const json: Json = {
-    architectures: [HF_ARCHITECTURES[type]],
-    model_type: type,
+    architectures: [hf.architecture],
+    model_type: hf.modelType,
     vocab_size: c.vocab_size,
     hidden_size: c.d_model,
     intermediate_size: c.ffn_hidden,
@@ -189,7 +201,5 @@ export function configToHf(c: ModelConfig, o: HfConfigOptions = {}): Json {
     use_cache: true,
     torch_dtype: 'float32',
   };
-  if (type === 'diffllama') json.lambda_std_dev = 0.1;
-  else Object.assign(json, { mlp_bias: false, pretraining_tp: 1 });
-  return json;
+  return Object.assign(json, hf.extraConfig);
 }

@@ -1,10 +1,11 @@
 /**
  * `import` and `export --format hf`: whole folders, each written atomically (output-folder.ts).
  *
- * import: a Hugging Face DiffLlama (→ DIFF V1) or Llama (→ baseline) folder → our model folder
- * (config.json, float32 model.safetensors), with tokenizer.json / tokenizer_config.json copied
- * when present. export: our DIFF V1 or baseline folder → a folder that transformers'
- * AutoModelForCausalLM loads (config.json, model.safetensors, tokenizer files, generation_config.json).
+ * import: a Hugging Face folder of a variant's counterpart (DiffLlama → DIFF V1, Llama → baseline)
+ * → our model folder (config.json, float32 model.safetensors), with tokenizer.json /
+ * tokenizer_config.json copied when present. export: our folder of such a variant → a folder that
+ * transformers' AutoModelForCausalLM loads (config.json, model.safetensors, tokenizer files,
+ * generation_config.json).
  */
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,13 +22,7 @@ import { writeSafetensorsFile } from '../io/safetensors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { HF_TOKENIZER_CONFIG, Tokenizer } from '../tokenizer/index.ts';
 import { TOKENIZER_FILE } from '../train/trainer.ts';
-import {
-  configFromHf,
-  configToHf,
-  type HfModelType,
-  hfExportObstacle,
-  InterchangeError,
-} from './hf-config.ts';
+import { configFromHf, configToHf, hfExportObstacle, InterchangeError } from './hf-config.ts';
 import { readHfTensors, tensorsFromHf, tensorsToHf } from './hf-weights.ts';
 import { writeFolderAtomic } from './output-folder.ts';
 
@@ -80,7 +75,8 @@ function readHfConfig(dir: string): Record<string, unknown> {
 
 export interface ImportResult {
   config: ModelConfig;
-  from: HfModelType;
+  /** The model_type imported, e.g. "diffllama". */
+  from: string;
   tensors: number;
   copied: string[];
   warnings: string[];

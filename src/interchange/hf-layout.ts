@@ -8,9 +8,11 @@
  * Both directions are pure row permutations (bit-exact); v rows keep their order within a head.
  */
 
-/** ours[r] = hf[order[r]] for a projection with `heads` of our heads (n_heads or n_kv_heads). */
-export function hfRowOrder(heads: number, d: number, halves: boolean, rope: boolean): Int32Array {
-  const sub = halves ? 2 : 1;
+/**
+ * ours[r] = hf[order[r]] for a projection with `heads` of our heads (n_heads or n_kv_heads), each
+ * `sub` maps of width d as the counterpart counts them (HfCounterpart.mapsPerHead: DiffLlama 2).
+ */
+export function hfRowOrder(heads: number, d: number, sub: number, rope: boolean): Int32Array {
   const order = new Int32Array(heads * sub * d);
   // interleaved channel 2j ← rotate_half channel j; 2j + 1 ← j + d/2
   const source = (c: number) => (rope ? (c >> 1) + (c % 2) * (d / 2) : c);

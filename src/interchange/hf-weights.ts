@@ -1,11 +1,13 @@
 /**
- * Hugging Face weights (DiffLlama, Llama) ↔ our parameters (SPEC §6).
+ * Hugging Face weights ↔ our parameters (SPEC §6), for a variant with a Hugging Face counterpart
+ * (its module's `huggingFace`: DIFF V1 ↔ DiffLlama, baseline ↔ Llama).
  *
  * Reading: `model.safetensors`, or the shards listed by `model.safetensors.index.json` (each tensor
  * must be in the shard the index names); F32, F16, BF16 and F64 come back as float32, exactly.
- * Import: o_proj → out_proj, q/k/v rows permuted (hf-layout.ts), DIFF V1 gets subln.weight = 1,
- * non-persistent RoPE buffers are dropped, a tied lm_head that equals the embedding is dropped.
- * Export: the inverse permutation, and subln.weight folded into the columns of o_proj
+ * Import: o_proj → our output projection, q/k/v rows permuted (hf-layout.ts), a parameter the
+ * counterpart lacks (DIFF V1's subln.weight) = 1, non-persistent RoPE buffers are dropped, a tied
+ * lm_head that equals the embedding is dropped.
+ * Export: the inverse permutation, and that parameter folded into the columns of o_proj
  * (o_proj[:, h·2d + c] = out_proj[:, h·2d + c]·subln[c]), the only step that rounds.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +16,8 @@ import { CONFIG_FILE, WEIGHTS_FILE } from '../io/model-folder.ts';
 import { type NamedTensor, readSafetensorsFile } from '../io/safetensors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { layerPrefix, parameterShapes, tensorMismatches } from '../model/parameters.ts';
-import { InterchangeError } from './hf-config.ts';
+import { variantModule } from '../model/variants/index.ts';
+import { hfCounterpart, InterchangeError } from './hf-config.ts';
 import { gatherRows, hfRowOrder, scatterRows } from './hf-layout.ts';
 
 export const HF_INDEX_FILE = 'model.safetensors.index.json';
@@ -74,17 +77,35 @@ function readShards(dir: string, indexPath: string): Map<string, NamedTensor> {
 /** The attention projections whose rows are permuted: [name, our row ← HF row order, columns]. */
 function permutedProjections(c: ModelConfig, layer: number): [string, Int32Array, number][] {
   const a = `${layerPrefix(layer)}self_attn.`;
-  const halves = c.variant === 'diff';
+  const maps = hfCounterpart(c).mapsPerHead;
   const D = c.d_model;
   return [
-    [`${a}q_proj.weight`, hfRowOrder(c.n_heads, c.head_dim, halves, true), D],
-    [`${a}k_proj.weight`, hfRowOrder(c.n_kv_heads, c.head_dim, halves, true), D],
-    [`${a}v_proj.weight`, hfRowOrder(c.n_kv_heads, c.head_dim, halves, false), D],
+    [`${a}q_proj.weight`, hfRowOrder(c.n_heads, c.head_dim, maps, true), D],
+    [`${a}k_proj.weight`, hfRowOrder(c.n_kv_heads, c.head_dim, maps, true), D],
+    [`${a}v_proj.weight`, hfRowOrder(c.n_kv_heads, c.head_dim, maps, false), D],
   ];
 }
 
-const hfName = (ours: string) => ours.replace('.self_attn.out_proj.', '.self_attn.o_proj.');
-const ourName = (hf: string) => hf.replace('.self_attn.o_proj.', '.self_attn.out_proj.');
+/** Hugging Face calls every output projection o_proj; ours is named by the variant. */
+function outputProjectionNames(c: ModelConfig) {
+  const ours = `.self_attn.${variantModule(c).outputProjection}.`;
+  const hf = '.self_attn.o_proj.';
+  return {
+    hfName: (name: string) => name.replace(ours, hf),
+    ourName: (name: string) => name.replace(hf, ours),
+  };
+}
+
+/** The names (per layer) of our parameter the counterpart lacks, and of the output projection it folds into. */
+function foldedParameters(c: ModelConfig): { folded: string; into: string }[] {
+  const folded = hfCounterpart(c).foldedIntoOutput;
+  if (!folded) return [];
+  const into = `${variantModule(c).outputProjection}.weight`;
+  return Array.from({ length: c.n_layers }, (_, l) => ({
+    folded: `${layerPrefix(l)}self_attn.${folded}`,
+    into: `${layerPrefix(l)}self_attn.${into}`,
+  }));
+}
 
 function sameValues(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
@@ -96,6 +117,8 @@ export function tensorsFromHf(
   hf: Map<string, NamedTensor>,
   source: string,
 ): Map<string, NamedTensor> {
+  const { hfName, ourName } = outputProjectionNames(c);
+  const shapes = parameterShapes(c);
   const tensors = new Map<string, NamedTensor>();
   for (const [name, tensor] of hf) {
     if (name.endsWith('.rotary_emb.inv_freq')) continue; // a buffer of older checkpoints, recomputed
@@ -108,12 +131,10 @@ export function tensorsFromHf(
     }
     tensors.set(ourName(name), tensor);
   }
-  if (c.variant === 'diff')
-    for (let l = 0; l < c.n_layers; l++)
-      tensors.set(`${layerPrefix(l)}self_attn.subln.weight`, {
-        shape: [2 * c.head_dim],
-        data: new Float32Array(2 * c.head_dim).fill(1),
-      });
+  for (const { folded } of foldedParameters(c)) {
+    const shape = shapes.get(folded)!;
+    tensors.set(folded, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(1) });
+  }
   const { missing, unexpected, misshapen } = tensorMismatches(c, tensors);
   const problems = [
     missing.length ? `missing tensors: ${missing.map(hfName).join(', ')}` : '',
@@ -127,7 +148,6 @@ export function tensorsFromHf(
       const t = tensors.get(name)!;
       tensors.set(name, { shape: t.shape, data: gatherRows(t.data, cols, order) });
     }
-  const shapes = parameterShapes(c);
   return new Map([...shapes.keys()].map((name) => [name, tensors.get(name)!]));
 }
 
@@ -136,18 +156,19 @@ export function tensorsToHf(
   c: ModelConfig,
   params: ReadonlyMap<string, Float32Array>,
 ): Map<string, NamedTensor> {
+  const { hfName } = outputProjectionNames(c);
   const out = new Map<string, NamedTensor>();
   const permuted = new Map<string, Float32Array>();
   for (let l = 0; l < c.n_layers; l++)
     for (const [name, order, cols] of permutedProjections(c, l))
       permuted.set(name, scatterRows(params.get(name)!, cols, order));
+  const foldedInto = new Map(foldedParameters(c).map(({ folded, into }) => [into, folded]));
+  const folded = new Set(foldedInto.values());
   for (const [name, shape] of parameterShapes(c)) {
-    if (name.endsWith('.self_attn.subln.weight')) continue;
+    if (folded.has(name)) continue;
     let data = permuted.get(name) ?? params.get(name)!;
-    if (c.variant === 'diff' && name.endsWith('.self_attn.out_proj.weight')) {
-      const subln = params.get(name.replace('out_proj.weight', 'subln.weight'))!;
-      data = foldColumnScale(data, shape[1], subln);
-    }
+    const scale = foldedInto.get(name);
+    if (scale !== undefined) data = foldColumnScale(data, shape[1], params.get(scale)!);
     out.set(hfName(name), { shape, data });
   }
   return out;

@@ -6,14 +6,15 @@
  *   outputs logits [B, T, V], present.{l}.key [B, kHeads, P + T, d], present.{l}.value [B, vHeads, P + T, vDim]
  * with our head geometry (attentionGeometry: V1 caches 2·Hkv key sub-heads and Hkv 2d-wide values),
  * interleaved RoPE (angles in float64 as in our kernels), a bottom-right causal mask combined with
- * attention_mask, and the variant's combine: none, O_{2i} − λ·O_{2i+1} with V1's constant λ (then the
- * per-head RMSNorm × (1 − λ_init)), or V2's sigmoid(x·W_λᵀ) per token and head.
+ * attention_mask, and the variant's combine (its module says which): none, or O_{2i} − λ·O_{2i+1}
+ * with a λ per layer read from the weights (V1) or sigmoid(x·W_λᵀ) per token and head (V2), then
+ * the variant's post-combine steps (V1: the per-head RMSNorm × (1 − λ_init)).
  */
 import type { Floats } from '../core/backend.ts';
 import { attentionGeometry } from '../model/attention.ts';
-import { layerLambdaInit, type ModelConfig } from '../model/config.ts';
-import { reparameterisedLambda } from '../model/lambda.ts';
+import type { ModelConfig } from '../model/config.ts';
 import { layerPrefix, type ParameterSet } from '../model/parameters.ts';
+import { variantModule } from '../model/variants/index.ts';
 import { GraphBuilder, TYPES, type ValueInfo } from './onnx-graph.ts';
 
 /** Scores of masked positions: the lowest float, so a fully masked row stays finite. */
@@ -32,6 +33,7 @@ export function buildOnnxDecoder(
   o: { fp16?: boolean } = {},
 ): OnnxDecoder {
   const g = new GraphBuilder(o.fp16 ?? false);
+  const variant = variantModule(c);
   const geo = attentionGeometry(c, 1, 1, 1);
   const { qHeads, kHeads, vHeads, qkDim: d, vDim } = geo;
   const D = c.d_model;
@@ -130,6 +132,19 @@ export function buildOnnxDecoder(
   const heads = (x: string, h: number, w: number) =>
     g.op('Transpose', [g.op('Reshape', [x, g.ints([0, 0, h, w])])], { perm: [0, 2, 1, 3] }); // [B, h, T, w]
 
+  /** λ of a layer, broadcastable over the head pairs' outputs [B, H, T, vDim]; h: the attention input. */
+  const lambdaOf = (l: number, a: string, h: string): string => {
+    if (variant.lambdaKind === 'layer') return g.scalar(variant.weightLambda!(c, params, l));
+    if (variant.lambdaKind === 'token') {
+      const z = linear(h, `${a}${variant.lambdaProjection}.weight`, c.n_heads, D); // [B, T, H]
+      return g.op('Unsqueeze', [
+        g.op('Transpose', [g.op('Sigmoid', [z])], { perm: [0, 2, 1] }),
+        g.ints([-1]),
+      ]); // [B, H, T, 1]
+    }
+    throw new Error(`cannot export: ${variant.label} combines head pairs but has no λ`);
+  };
+
   let x = g.op('Gather', [param('model.embed_tokens.weight', [c.vocab_size, D]), 'input_ids'], { axis: 0 }); // [B, T, D]
   for (let l = 0; l < c.n_layers; l++) {
     const p = layerPrefix(l);
@@ -145,40 +160,29 @@ export function buildOnnxDecoder(
     const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [kx], { perm: [0, 1, 3, 2] })]), scale]);
     const probs = g.op('Softmax', [g.op('Where', [visible, scores, masked])], { axis: -1 }); // [B, qHeads, T, S]
     let merged = g.op('MatMul', [probs, vx]); // [B, qHeads, T, vDim]
-    if (c.variant !== 'baseline') {
+    if (variant.differential) {
       const pairs = g.op('Reshape', [merged, g.ints([0, qHeads / 2, 2, -1, vDim])]); // [B, H, 2, T, vDim]
       const first = g.op('Gather', [pairs, g.constant('int64', [0n], [])], { axis: 2 });
       const second = g.op('Gather', [pairs, g.constant('int64', [1n], [])], { axis: 2 });
-      let lambda: string;
-      if (c.variant === 'diff') {
-        const vectors = ['q1', 'k1', 'q2', 'k2'].map((n) => weight(`${a}lambda_${n}`));
-        const init = layerLambdaInit(c, l);
-        lambda = g.scalar(
-          reparameterisedLambda({ q1: vectors[0], k1: vectors[1], q2: vectors[2], k2: vectors[3] }, init),
-        );
-        merged = g.op('Sub', [first, g.op('Mul', [second, lambda])]); // [B, H, T, 2d]
-        const sublnWeight = c.subln === false ? undefined : weight(`${a}subln.weight`);
-        const normed = sublnWeight ? rmsNorm(merged, undefined, c.subln_eps) : merged;
+      const lambda = lambdaOf(l, a, h);
+      merged = g.op('Sub', [first, g.op('Mul', [second, lambda])]); // [B, H, T, vDim]
+      const steps = variant.postCombineSteps?.(c, l);
+      if (steps) {
+        const normWeight = steps.norm && weight(`${a}${steps.norm.weight}`);
+        const normed = steps.norm ? rmsNorm(merged, undefined, steps.norm.eps) : merged;
         const gain = Float32Array.from(
           { length: vDim },
-          (_, i) => (sublnWeight ? sublnWeight[i] : 1) * (1 - init),
+          (_, i) => (normWeight ? normWeight[i] : 1) * steps.scale,
         );
-        merged = g.op('Mul', [normed, constant(gain, [vDim])]);
-      } else {
-        const z = linear(h, `${a}lambda_proj.weight`, c.n_heads, D); // [B, T, H]
-        lambda = g.op('Unsqueeze', [
-          g.op('Transpose', [g.op('Sigmoid', [z])], { perm: [0, 2, 1] }),
-          g.ints([-1]),
-        ]); // [B, H, T, 1]
-        merged = g.op('Sub', [first, g.op('Mul', [second, lambda])]); // [B, H, T, d]
+        merged = g.op('Mul', [normed, constant(gain, [vDim])]); // the norm's weight and the scale, as one gain
       }
     }
-    const width = (c.variant === 'baseline' ? qHeads : qHeads / 2) * vDim;
+    const width = (variant.differential ? qHeads / 2 : qHeads) * vDim;
     const flat = g.op('Reshape', [
       g.op('Transpose', [merged], { perm: [0, 2, 1, 3] }),
       g.ints([0, 0, width]),
     ]);
-    const attnOut = linear(flat, `${a}${c.variant === 'diffv2' ? 'o_proj' : 'out_proj'}.weight`, D, width);
+    const attnOut = linear(flat, `${a}${variant.outputProjection}.weight`, D, width);
     const x1 = g.op('Add', [x, attnOut]);
     const h2 = rmsNorm(x1, param(`${p}post_attention_layernorm.weight`, [D]), c.norm_eps);
     const gate = linear(h2, `${p}mlp.gate_proj.weight`, c.ffn_hidden, D);

@@ -26,7 +26,48 @@ import type {
 import { countScoredTargets } from '../../core/backend.ts';
 import { adamwUpdate as adamwReference, sumOfSquares as sumOfSquaresReference } from '../js/optimizer.ts';
 import { ScratchArena, scratchEnabled } from '../scratch.ts';
+import { type JobArg, jobArgs } from './job-args.ts';
 import {
+  ADAMW_ARG_COUNT,
+  ADAMW_G,
+  ADAMW_HYPER,
+  ADAMW_M,
+  ADAMW_P,
+  ADAMW_V,
+  ATTN_BATCH,
+  ATTN_BWD_ARG_COUNT,
+  ATTN_D_LAMBDAS,
+  ATTN_D_OUT,
+  ATTN_DK,
+  ATTN_DK_HEADS,
+  ATTN_DQ,
+  ATTN_DV,
+  ATTN_DV_HEADS,
+  ATTN_FWD_ARG_COUNT,
+  ATTN_GROUP,
+  ATTN_HEADS,
+  ATTN_K,
+  ATTN_K_HEAD_OF,
+  ATTN_K_HEADS,
+  ATTN_LAMBDA,
+  ATTN_LAMBDAS,
+  ATTN_LSE,
+  ATTN_OUT,
+  ATTN_PROBS,
+  ATTN_Q,
+  ATTN_Q_HEADS,
+  ATTN_QK_DIM,
+  ATTN_SCALE,
+  ATTN_SCRATCH,
+  ATTN_SCRATCH_STRIDE,
+  ATTN_SEQ_K,
+  ATTN_SEQ_Q,
+  ATTN_V,
+  ATTN_V_DIM,
+  ATTN_V_HEAD_OF,
+  ATTN_V_HEADS,
+  ELEMENTWISE_N,
+  ELEMENTWISE_PER_CHUNK,
   OP_ADAMW,
   OP_ATTN_BWD,
   OP_ATTN_FWD,
@@ -34,9 +75,21 @@ import {
   OP_SUM_SQUARES,
   OP_SWIGLU_BWD,
   OP_SWIGLU_FWD,
-  unsharedModuleBytes,
-  WasmRuntime,
-} from './runtime.ts';
+  SUM_SQUARES_ARG_COUNT,
+  SUM_SQUARES_PARTIALS,
+  SUM_SQUARES_X,
+  SWIGLU_BWD_ARG_COUNT,
+  SWIGLU_BWD_D_GATE,
+  SWIGLU_BWD_D_UP,
+  SWIGLU_BWD_DH,
+  SWIGLU_BWD_GATE,
+  SWIGLU_BWD_UP,
+  SWIGLU_FWD_ARG_COUNT,
+  SWIGLU_FWD_GATE,
+  SWIGLU_FWD_H,
+  SWIGLU_FWD_UP,
+} from './kernel-layout.ts';
+import { unsharedModuleBytes, WasmRuntime } from './runtime.ts';
 import { hardwareThreads, workersSupported } from './threads.ts';
 
 export interface WasmBackendOptions {
@@ -201,9 +254,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
   const scratch = new ScratchArena((n) => new Float32Array(n));
   /** Elements per chunk of an elementwise job: all of them below ELEMENTWISE_PARALLEL_MIN, else a share per thread. */
   const chunkLength = (n: number) => (n < ELEMENTWISE_PARALLEL_MIN ? n : Math.ceil(n / rt.threads / 4) * 4);
-  /** An elementwise job over n floats in chunks of chunkLength(n). */
-  const elementwise = (op: number, n: number, arrays: number[]) =>
-    rt.job(op, [n, chunkLength(n), ...arrays], Math.ceil(n / chunkLength(n)), rt.threads > 1);
+  /** An elementwise job over n floats in chunks of chunkLength(n); `arrays`: the op's other slots. */
+  const elementwise = (op: number, argCount: number, n: number, arrays: JobArg[]) => {
+    const words = jobArgs(argCount, [[ELEMENTWISE_N, n], [ELEMENTWISE_PER_CHUNK, chunkLength(n)], ...arrays]);
+    rt.job(op, words, Math.ceil(n / chunkLength(n)), rt.threads > 1);
+  };
   const output = (ptr: number, n: number): Float32Array => {
     const resident = rt.residentView(ptr, n);
     if (resident) return resident;
@@ -212,30 +267,30 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
     return out;
   };
 
-  /** argument words 6…19 shared by the attention jobs (G: query heads per group, 1 or 2) */
-  const geometryArgs = (g: AttentionGeometry, kMap: number, vMap: number, G: number) => {
+  /** the geometry and scratch words shared by the attention jobs (G: query heads per group, 1 or 2) */
+  const geometryArgs = (g: AttentionGeometry, kMap: number, vMap: number, G: number): JobArg[] => {
     // O(S·d) scratch per thread: the packed K/V of one head and a few query-block × key-tile tiles
     const stride = Math.ceil(k.attentionScratchBytes(g.seqK, g.qkDim, g.vDim) / 64) * 64;
     const base = rt.alloc((stride / 4) * rt.threads);
     return [
-      g.batch,
-      g.seqQ,
-      g.seqK,
-      g.qHeads,
-      g.kHeads,
-      g.vHeads,
-      g.qkDim,
-      g.vDim,
-      kMap,
-      vMap,
-      1 / Math.sqrt(g.qkDim),
-      base,
-      stride,
-      G,
+      [ATTN_BATCH, g.batch],
+      [ATTN_SEQ_Q, g.seqQ],
+      [ATTN_SEQ_K, g.seqK],
+      [ATTN_Q_HEADS, g.qHeads],
+      [ATTN_K_HEADS, g.kHeads],
+      [ATTN_V_HEADS, g.vHeads],
+      [ATTN_QK_DIM, g.qkDim],
+      [ATTN_V_DIM, g.vDim],
+      [ATTN_K_HEAD_OF, kMap],
+      [ATTN_V_HEAD_OF, vMap],
+      [ATTN_SCALE, 1 / Math.sqrt(g.qkDim)],
+      [ATTN_SCRATCH, base],
+      [ATTN_SCRATCH_STRIDE, stride],
+      [ATTN_GROUP, G],
     ];
   };
-  const SCALE_ARG = 16;
-  const LAMBDA_ARG = 21;
+  /** the attention words that hold float32 */
+  const attentionFloats = [ATTN_SCALE, ATTN_LAMBDA];
 
   const backend = {
     name: 'wasm',
@@ -384,8 +439,19 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const lambda = combine.kind === 'scalar' ? combine.lambda : 0;
       const kMap = rt.putInt(g.kHeadOf);
       const vMap = rt.putInt(g.vHeadOf);
-      const args = [pq, pk, pv, pP, pLse, pHeads, ...geometryArgs(g, kMap, vMap, G), pOut, lambda, pLambdas];
-      rt.job(OP_ATTN_FWD, args, B * (H / G), true, [SCALE_ARG, LAMBDA_ARG]);
+      const words = jobArgs(ATTN_FWD_ARG_COUNT, [
+        [ATTN_Q, pq],
+        [ATTN_K, pk],
+        [ATTN_V, pv],
+        [ATTN_PROBS, pP],
+        [ATTN_LSE, pLse],
+        [ATTN_HEADS, pHeads],
+        ...geometryArgs(g, kMap, vMap, G),
+        [ATTN_OUT, pOut],
+        [ATTN_LAMBDA, lambda],
+        [ATTN_LAMBDAS, pLambdas],
+      ]);
+      rt.job(OP_ATTN_FWD, words, B * (H / G), true, attentionFloats);
       const heads = output(pHeads, B * T * H * dv);
       let out: Float32Array = heads;
       if (combine.kind !== 'none') {
@@ -436,26 +502,26 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const pdv = rt.allocOut(B * S * Hv * dv, scratch);
       const kMap = rt.putInt(g.kHeadOf);
       const vMap = rt.putInt(g.vHeadOf);
-      const args = [
-        pq,
-        pk,
-        pv,
-        0,
-        pLse,
-        pHeads,
+      const words = jobArgs(ATTN_BWD_ARG_COUNT, [
+        [ATTN_Q, pq],
+        [ATTN_K, pk],
+        [ATTN_V, pv],
+        [ATTN_PROBS, 0],
+        [ATTN_LSE, pLse],
+        [ATTN_HEADS, pHeads],
         ...geometryArgs(g, kMap, vMap, G),
-        pdO,
-        lambda,
-        pLambdas,
-        pdl,
-        pdq,
-        pdkH,
-        pdvH,
-        pdk,
-        pdv,
-      ];
-      rt.job(OP_ATTN_BWD, args, B * (H / G), true, [SCALE_ARG, LAMBDA_ARG]);
-      rt.job(OP_ATTN_REDUCE, args, B, true, [SCALE_ARG, LAMBDA_ARG]);
+        [ATTN_D_OUT, pdO],
+        [ATTN_LAMBDA, lambda],
+        [ATTN_LAMBDAS, pLambdas],
+        [ATTN_D_LAMBDAS, pdl],
+        [ATTN_DQ, pdq],
+        [ATTN_DK_HEADS, pdkH],
+        [ATTN_DV_HEADS, pdvH],
+        [ATTN_DK, pdk],
+        [ATTN_DV, pdv],
+      ]);
+      rt.job(OP_ATTN_BWD, words, B * (H / G), true, attentionFloats);
+      rt.job(OP_ATTN_REDUCE, words, B, true, attentionFloats);
       let dLambda: number | Floats | undefined;
       if (combine.kind !== 'none') {
         const perRow = output(pdl, rows * pairs);
@@ -480,7 +546,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const pg = rt.put(gate);
       const pu = rt.put(up);
       const ph = rt.allocOut(n, scratch);
-      elementwise(OP_SWIGLU_FWD, n, [pg, pu, ph]);
+      elementwise(OP_SWIGLU_FWD, SWIGLU_FWD_ARG_COUNT, n, [
+        [SWIGLU_FWD_GATE, pg],
+        [SWIGLU_FWD_UP, pu],
+        [SWIGLU_FWD_H, ph],
+      ]);
       return output(ph, n);
     },
 
@@ -492,7 +562,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const pu = rt.put(up);
       const pdg = rt.allocOut(n, scratch);
       const pdu = rt.allocOut(n, scratch);
-      elementwise(OP_SWIGLU_BWD, n, [pdh, pg, pu, pdg, pdu]);
+      elementwise(OP_SWIGLU_BWD, SWIGLU_BWD_ARG_COUNT, n, [
+        [SWIGLU_BWD_DH, pdh],
+        [SWIGLU_BWD_GATE, pg],
+        [SWIGLU_BWD_UP, pu],
+        [SWIGLU_BWD_D_GATE, pdg],
+        [SWIGLU_BWD_D_UP, pdu],
+      ]);
       return { dGate: output(pdg, n), dUp: output(pdu, n) };
     },
 
@@ -518,7 +594,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const px = rt.put(x);
       const chunks = Math.ceil(n / chunkLength(n));
       const partial = rt.alloc(chunks * 2); // one f64 per chunk
-      elementwise(OP_SUM_SQUARES, n, [px, partial]);
+      elementwise(OP_SUM_SQUARES, SUM_SQUARES_ARG_COUNT, n, [
+        [SUM_SQUARES_X, px],
+        [SUM_SQUARES_PARTIALS, partial],
+      ]);
       for (const s of rt.getF64(partial, chunks)) total += s;
       return total;
     },
@@ -535,7 +614,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): Backend & {
       const [pp, pg, pm, pv] = [rt.put(p), rt.put(g), rt.put(m), rt.put(v)];
       const hyper = rt.alloc(14); // seven f64
       rt.getF64(hyper, 7).set([h.lr, h.beta1, h.beta2, h.eps, h.decay, h.c1, h.c2]);
-      elementwise(OP_ADAMW, n, [pp, pg, pm, pv, hyper]);
+      elementwise(OP_ADAMW, ADAMW_ARG_COUNT, n, [
+        [ADAMW_P, pp],
+        [ADAMW_G, pg],
+        [ADAMW_M, pm],
+        [ADAMW_V, pv],
+        [ADAMW_HYPER, hyper],
+      ]);
       rt.getInto(pp, p);
       rt.getInto(pm, m);
       rt.getInto(pv, v);

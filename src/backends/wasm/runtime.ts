@@ -3,29 +3,55 @@
  * the job protocol that spreads a kernel's chunks over the calling thread and the workers.
  */
 import type { Floats } from '../../core/backend.ts';
+import { type JobWords, jobArgs } from './job-args.ts';
 import {
   ARGS,
   CLAIM,
   CTRL,
+  CTRL_WORDS,
   DONE,
+  GEMM_A,
+  GEMM_ACC,
+  GEMM_AP,
+  GEMM_ARG_COUNT,
+  GEMM_BLOCKS_PER_CHUNK,
+  GEMM_BP,
+  GEMM_C,
+  GEMM_K,
+  GEMM_LDA,
+  GEMM_LDC,
+  GEMM_M,
+  GEMM_N,
+  GEMM_TRANS_A,
+  GEMV_A,
+  GEMV_ACC,
+  GEMV_ARG_COUNT,
+  GEMV_B,
+  GEMV_C,
+  GEMV_COLUMNS_PER_CHUNK,
+  GEMV_K,
+  GEMV_LDA,
+  GEMV_LDB,
+  GEMV_LDC,
+  GEMV_M,
+  GEMV_N,
   GEN,
-  type KernelWorker,
   NCHUNK,
   OP,
+  OP_GEMM,
+  OP_GEMV,
+  OP_PACK_B,
+  PACK_B_ARG_COUNT,
+  PACK_B_B,
+  PACK_B_BP,
+  PACK_B_K,
+  PACK_B_LDB,
+  PACK_B_N,
+  PACK_B_NN,
+  PACK_B_PANELS_PER_CHUNK,
   STOP,
-  spawnKernelWorker,
-} from './threads.ts';
-
-export const OP_PACK_B = 2;
-export const OP_GEMM = 3;
-export const OP_ATTN_FWD = 4;
-export const OP_ATTN_BWD = 5;
-export const OP_ATTN_REDUCE = 6;
-export const OP_GEMV = 7;
-export const OP_SWIGLU_FWD = 8;
-export const OP_SWIGLU_BWD = 9;
-export const OP_ADAMW = 10;
-export const OP_SUM_SQUARES = 11;
+} from './kernel-layout.ts';
+import { type KernelWorker, spawnKernelWorker } from './threads.ts';
 
 /** Row counts below this multiply unpacked (gemvRows): decoding, tiny batches. */
 const GEMV_MAX_ROWS = 4;
@@ -232,7 +258,7 @@ export class WasmRuntime {
   private refreshViews(): void {
     const buffer = this.memory.buffer;
     this.buffers.add(buffer);
-    this.ctrl = new Int32Array(buffer, CTRL, 64);
+    this.ctrl = new Int32Array(buffer, CTRL, CTRL_WORDS);
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.f64 = new Float64Array(buffer);
@@ -368,10 +394,17 @@ export class WasmRuntime {
   }
 
   /**
-   * Run `chunks` chunks of kernel job `op` with the given argument words (numbers are int32, unless
-   * listed in `floatArgs`), on this thread and, when `parallel`, the workers; returns when all are done.
+   * Run `chunks` chunks of kernel job `op` (an OP_* of kernel-layout.ts) with the argument words of
+   * jobArgs (int32, but for the slots listed in `floatArgs`), on this thread and, when `parallel`, the
+   * workers; returns when all are done.
    */
-  job(op: number, args: number[], chunks: number, parallel: boolean, floatArgs: number[] = []): void {
+  job(
+    op: number,
+    args: JobWords,
+    chunks: number,
+    parallel: boolean,
+    floatArgs: readonly number[] = [],
+  ): void {
     if (chunks <= 0) return;
     if (chunks >= 0xfffff) throw new RangeError('wasm backend: too many chunks in one job');
     const ctrl = this.ctrl;
@@ -380,7 +413,7 @@ export class WasmRuntime {
     Atomics.store(ctrl, CLAIM, (this.tag << 20) | 0xfffff);
     for (let i = 0; i < args.length; i++) ctrl[ARGS + i] = args[i];
     if (floatArgs.length) {
-      const f = new Float32Array(this.memory.buffer, CTRL, 64);
+      const f = new Float32Array(this.memory.buffer, CTRL, CTRL_WORDS);
       for (const i of floatArgs) f[ARGS + i] = args[i];
     }
     ctrl[OP] = op;
@@ -424,7 +457,20 @@ export class WasmRuntime {
         return;
       }
       const per = Math.ceil(n / (this.threads * 4) / 4) * 4; // columns per chunk, a multiple of 4
-      this.job(OP_GEMV, [m, n, k, A, lda, B, ldb, C, ldc, +acc, per], Math.ceil(n / per), true);
+      const words = jobArgs(GEMV_ARG_COUNT, [
+        [GEMV_M, m],
+        [GEMV_N, n],
+        [GEMV_K, k],
+        [GEMV_A, A],
+        [GEMV_LDA, lda],
+        [GEMV_B, B],
+        [GEMV_LDB, ldb],
+        [GEMV_C, C],
+        [GEMV_LDC, ldc],
+        [GEMV_ACC, +acc],
+        [GEMV_COLUMNS_PER_CHUNK, per],
+      ]);
+      this.job(OP_GEMV, words, Math.ceil(n / per), true);
       return;
     }
     const blocks = Math.ceil(m / 4);
@@ -438,10 +484,33 @@ export class WasmRuntime {
     }
     const packChunks = Math.min(panels, this.threads * 2);
     const perPack = Math.ceil(panels / packChunks);
-    this.job(OP_PACK_B, [B, ldb, +nn, n, k, BP, perPack], Math.ceil(panels / perPack), true);
+    const packWords = jobArgs(PACK_B_ARG_COUNT, [
+      [PACK_B_B, B],
+      [PACK_B_LDB, ldb],
+      [PACK_B_NN, +nn],
+      [PACK_B_N, n],
+      [PACK_B_K, k],
+      [PACK_B_BP, BP],
+      [PACK_B_PANELS_PER_CHUNK, perPack],
+    ]);
+    this.job(OP_PACK_B, packWords, Math.ceil(panels / perPack), true);
     const target = Math.min(blocks, this.threads * 4);
     const per = Math.ceil(blocks / target);
-    this.job(OP_GEMM, [m, n, k, AP, BP, C, ldc, +acc, per, A, lda, +transA], Math.ceil(blocks / per), true);
+    const words = jobArgs(GEMM_ARG_COUNT, [
+      [GEMM_M, m],
+      [GEMM_N, n],
+      [GEMM_K, k],
+      [GEMM_AP, AP],
+      [GEMM_BP, BP],
+      [GEMM_C, C],
+      [GEMM_LDC, ldc],
+      [GEMM_ACC, +acc],
+      [GEMM_BLOCKS_PER_CHUNK, per],
+      [GEMM_A, A],
+      [GEMM_LDA, lda],
+      [GEMM_TRANS_A, +transA],
+    ]);
+    this.job(OP_GEMM, words, Math.ceil(blocks / per), true);
   }
 
   /** Stop and discard the workers (the backend stays usable, single-threaded). */

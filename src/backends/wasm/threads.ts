@@ -5,17 +5,7 @@
  * run `work()` (claim and compute chunks of the current job), spin briefly, sleep on the job counter.
  */
 
-/** Byte address of the control block (mirrors assembly/kernels.ts). */
-export const CTRL = 256;
-/** Int32 indices into the control block. */
-export const CLAIM = 0;
-export const DONE = 1;
-export const GEN = 2;
-export const NCHUNK = 3;
-export const OP = 4;
-export const STOP = 5;
-/** First argument word (int32 index from CTRL). */
-export const ARGS = 8;
+import { CTRL, CTRL_WORDS, GEN, STOP } from './kernel-layout.ts';
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -33,7 +23,7 @@ function start(init) {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
   const ex = instance.exports;
   ex.setThread(init.tid);
-  const ctrl = new Int32Array(init.memory.buffer, ${CTRL}, 64);
+  const ctrl = new Int32Array(init.memory.buffer, ${CTRL}, ${CTRL_WORDS});
   let seen = Atomics.load(ctrl, ${GEN});
   for (;;) {
     if (Atomics.load(ctrl, ${STOP}) !== 0) return;

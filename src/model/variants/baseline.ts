@@ -26,4 +26,11 @@ export const baseline: VariantModule = {
   maps: (_backend, _g, probs) => ({ p: probs }),
   views: { main: { key: 'p', name: 'p', title: 'P = softmax(QKᵀ/√d)' }, parts: [] },
   lambdaReadout: () => undefined,
+  huggingFace: {
+    modelType: 'llama',
+    architecture: 'LlamaForCausalLM',
+    defaultNormEps: 1e-6,
+    mapsPerHead: 1,
+    extraConfig: { mlp_bias: false, pretraining_tp: 1 },
+  },
 };

@@ -15,9 +15,20 @@ import {
 } from '../lambda.ts';
 import { attentionPrefix } from '../names.ts';
 import { PAIR_PARTS, splitPairMaps } from './shared.ts';
-import type { NamedArrays, VariantModule } from './variant.ts';
+import type { NamedArrays, PostCombineSteps, VariantModule } from './variant.ts';
 
 export const LAMBDA_VECTORS = ['lambda_q1', 'lambda_k1', 'lambda_q2', 'lambda_k2'] as const;
+
+/** The per-head norm's weight (under "…self_attn."), shared by the layer's heads. */
+const SUBLN_WEIGHT = 'subln.weight';
+
+/** After the combine: the per-head RMSNorm (unless the subln ablation removes it), then × (1 − λ_init). */
+function postCombineSteps(c: ModelConfig, layer: number): PostCombineSteps {
+  return {
+    norm: c.subln === false ? undefined : { weight: SUBLN_WEIGHT, eps: c.subln_eps },
+    scale: 1 - layerLambdaInit(c, layer),
+  };
+}
 
 function lambdaVectors(params: NamedArrays, prefix: string): LambdaVectors {
   return {
@@ -80,12 +91,12 @@ export const diff: VariantModule = {
       ['out_proj.weight', [D, 2 * H * d]],
     ];
     for (const name of LAMBDA_VECTORS) shapes.push([name, [d]]);
-    if (c.subln !== false) shapes.push(['subln.weight', [2 * d]]);
+    if (c.subln !== false) shapes.push([SUBLN_WEIGHT, [2 * d]]);
     return shapes;
   },
   initOf(c, name) {
     if (name.startsWith('lambda_')) return { std: 0.1 };
-    if (name === 'subln.weight') return { fill: c.subln_init ?? 1 };
+    if (name === SUBLN_WEIGHT) return { fill: c.subln_init ?? 1 };
     return undefined;
   },
   combine: (ctx) => ({
@@ -104,30 +115,33 @@ export const diff: VariantModule = {
       lambdaVectors(grads, ctx.prefix),
     );
   },
+  postCombineSteps,
   postCombine(ctx, heads, vDim) {
     const { backend, config: c } = ctx;
+    const { norm, scale } = postCombineSteps(c, ctx.layer);
     let merged: Floats;
     let tape: { rstd: Floats } | undefined;
-    if (c.subln === false) merged = heads.slice();
+    if (!norm) merged = heads.slice();
     else {
-      const norm = backend.rmsNormForward(
+      const y = backend.rmsNormForward(
         heads,
-        ctx.params.get(`${ctx.prefix}subln.weight`)!,
+        ctx.params.get(`${ctx.prefix}${norm.weight}`)!,
         ctx.rows * c.n_heads,
         vDim,
-        c.subln_eps,
+        norm.eps,
       );
-      merged = norm.y;
-      tape = { rstd: norm.rstd };
+      merged = y.y;
+      tape = { rstd: y.rstd };
     }
-    backend.scaleInPlace(merged, 1 - layerLambdaInit(c, ctx.layer));
+    backend.scaleInPlace(merged, scale);
     return { merged, tape };
   },
   postCombineBackward(ctx, grads, dMerged, heads, tape, vDim) {
     const { backend, config: c } = ctx;
-    backend.scaleInPlace(dMerged, 1 - layerLambdaInit(c, ctx.layer));
-    if (!tape) return dMerged;
-    const w = `${ctx.prefix}subln.weight`;
+    const { norm, scale } = postCombineSteps(c, ctx.layer);
+    backend.scaleInPlace(dMerged, scale);
+    if (!norm) return dMerged;
+    const w = `${ctx.prefix}${norm.weight}`;
     return backend.rmsNormBackward(
       dMerged,
       heads,
@@ -148,5 +162,23 @@ export const diff: VariantModule = {
   weightLambda(c, params, layer) {
     const vectors = lambdaVectors(params as NamedArrays, attentionPrefix(layer));
     return reparameterisedLambda(vectors, layerLambdaInit(c, layer));
+  },
+  /** DiffLlama: its per-head norm has no weight and uses rms_norm_eps; λ_init always follows depth. */
+  huggingFace: {
+    modelType: 'diffllama',
+    architecture: 'DiffLlamaForCausalLM',
+    defaultNormEps: 1e-5,
+    mapsPerHead: 2,
+    extraConfig: { lambda_std_dev: 0.1 },
+    foldedIntoOutput: SUBLN_WEIGHT,
+    exportObstacle(c) {
+      if (c.subln === false)
+        return 'DiffLlama always has the per-head norm: this model was trained without it (subln false)';
+      if (c.lambda_init !== undefined)
+        return `DiffLlama's λ_init follows the depth schedule: this model uses a constant lambda_init ${c.lambda_init}`;
+      if (c.subln_eps !== c.norm_eps)
+        return `DiffLlama's per-head norm uses rms_norm_eps: subln_eps ${c.subln_eps} must equal norm_eps ${c.norm_eps}`;
+      return undefined;
+    },
   },
 };

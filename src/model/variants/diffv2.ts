@@ -10,6 +10,9 @@ import { tokenLambda, tokenLambdaBackward } from '../lambda.ts';
 import { groupedGeometry, PAIR_PARTS, splitPairMaps } from './shared.ts';
 import type { VariantModule } from './variant.ts';
 
+/** W_λ [H, D] (under "…self_attn."): λ = sigmoid(x·W_λᵀ). */
+const LAMBDA_PROJECTION = 'lambda_proj';
+
 export const diffv2: VariantModule = {
   name: 'diffv2',
   label: 'DIFF V2',
@@ -23,6 +26,7 @@ export const diffv2: VariantModule = {
   geometry: (c, batch, seqQ, seqK) =>
     groupedGeometry(2 * c.n_heads, c.n_kv_heads, c.head_dim, batch, seqQ, seqK),
   outputProjection: 'o_proj',
+  lambdaProjection: LAMBDA_PROJECTION,
   attentionShapes(c) {
     const { d_model: D, n_heads: H, n_kv_heads: Hkv, head_dim: d } = c;
     return [
@@ -30,18 +34,18 @@ export const diffv2: VariantModule = {
       ['k_proj.weight', [Hkv * d, D]],
       ['v_proj.weight', [Hkv * d, D]],
       ['o_proj.weight', [D, H * d]],
-      ['lambda_proj.weight', [H, D]],
+      [`${LAMBDA_PROJECTION}.weight`, [H, D]],
     ];
   },
   combine(ctx, x) {
     const { backend, config: c } = ctx;
-    const w = ctx.params.get(`${ctx.prefix}lambda_proj.weight`)!;
+    const w = ctx.params.get(`${ctx.prefix}${LAMBDA_PROJECTION}.weight`)!;
     const lambda = tokenLambda(backend, x, w, ctx.rows, c.d_model, c.n_heads); // [B, T, H]
     return { combine: { kind: 'token', lambda }, tape: lambda };
   },
   combineBackward(ctx, grads, dLambda, tape, x, dx) {
     const { backend, config: c } = ctx;
-    const w = `${ctx.prefix}lambda_proj.weight`;
+    const w = `${ctx.prefix}${LAMBDA_PROJECTION}.weight`;
     const dxLambda = tokenLambdaBackward(
       backend,
       tape!,

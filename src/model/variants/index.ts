@@ -10,7 +10,14 @@ import { diff } from './diff.ts';
 import { diffv2 } from './diffv2.ts';
 import type { VariantModule } from './variant.ts';
 
-export type { LayerContext, LayerMaps, MapView, VariantModule } from './variant.ts';
+export type {
+  HfCounterpart,
+  LayerContext,
+  LayerMaps,
+  MapView,
+  PostCombineSteps,
+  VariantModule,
+} from './variant.ts';
 
 const MODULES = [diff, baseline, diffv2] as const;
 

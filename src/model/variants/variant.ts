@@ -4,7 +4,10 @@
  * (src/model/lm.ts) and the attention sub-layer (src/model/attention.ts) are the same for all
  * variants; a variant supplies (1) its config rules and head geometry, (2) its parameters, (3) the
  * combine of head pairs the backend's attention op needs (and the gradient of what produced it),
- * (4) what runs after the combine, (5) the maps it exposes, (6) its λ readout, and (7) its label.
+ * (4) what runs after the combine, (5) the maps it exposes, (6) its λ readout, (7) its label, and
+ * (8) the facts the interchange formats (src/interchange) need about it: its Hugging Face
+ * counterpart, if any, and its λ and post-combine steps as data, for exporters that rebuild the
+ * forward as a graph (ONNX).
  *
  * Every new variant is one file in this folder plus one line in ./index.ts.
  */
@@ -47,6 +50,44 @@ export interface MapView {
   title: string;
 }
 
+/**
+ * The transformers model a variant is written as (SPEC §5–6), as far as it differs per variant; what
+ * holds for every Hugging Face model (o_proj, rotate_half RoPE, config fields) is src/interchange's.
+ */
+export interface HfCounterpart {
+  /** config.json model_type, e.g. "diffllama". */
+  readonly modelType: string;
+  /** config.json architectures[0], e.g. "DiffLlamaForCausalLM". */
+  readonly architecture: string;
+  /** rms_norm_eps when config.json omits it: the transformers default of this model type. */
+  readonly defaultNormEps: number;
+  /**
+   * Attention maps per head of ours, as the counterpart counts heads. 2 (DiffLlama):
+   * num_attention_heads = 2·n_heads, num_key_value_heads = 2·n_kv_heads, and q/k/v rows are [2, H, d]
+   * where ours are [H, 2, d].
+   */
+  readonly mapsPerHead: 1 | 2;
+  /** config.json fields only this model type writes, appended after the common ones. */
+  readonly extraConfig: Readonly<Record<string, unknown>>;
+  /**
+   * A parameter of ours (under "…self_attn.") the counterpart does not have: all ones on import;
+   * on export multiplied into the columns of the output projection, and not written.
+   */
+  readonly foldedIntoOutput?: string;
+  /** Why a config of this variant cannot be written as the counterpart (undefined when it can). */
+  exportObstacle?(c: ModelConfig): string | undefined;
+}
+
+/**
+ * What runs after the combine, as data (V1: per-head RMSNorm, then × (1 − λ_init)): `norm` is the
+ * RMSNorm over each head's vDim channels, weight `norm.weight` (under "…self_attn."), absent when
+ * there is none; then every channel is multiplied by `scale`.
+ */
+export interface PostCombineSteps {
+  norm?: { weight: string; eps: number };
+  scale: number;
+}
+
 export interface VariantModule {
   readonly name: Variant;
   /** Display label: "DIFF V1", "Baseline", "DIFF V2". */
@@ -69,6 +110,8 @@ export interface VariantModule {
   readonly outputProjection: string;
   /** Shapes of the attention parameters, names under "…self_attn.", in canonical order. */
   attentionShapes(c: ModelConfig): Array<[string, number[]]>;
+  /** Name (under "…self_attn.") of the projection x·Wᵀ whose sigmoid is λ (lambdaKind 'token'). */
+  readonly lambdaProjection?: string;
   /** Initial value of a variant's own parameter (name under "…self_attn."), undefined: the common rule. */
   initOf?(c: ModelConfig, name: string): { std: number } | { fill: number } | undefined;
 
@@ -85,6 +128,8 @@ export interface VariantModule {
   ): void;
   /** What runs on the combined heads [rows, heads, vDim] before the output projection (V1: norm, scale). */
   postCombine?(ctx: LayerContext, heads: Floats, vDim: number): { merged: Floats; tape?: unknown };
+  /** What postCombine computes for a layer, as data, for graph exporters; present exactly when postCombine is. */
+  postCombineSteps?(c: ModelConfig, layer: number): PostCombineSteps;
   postCombineBackward?(
     ctx: LayerContext,
     grads: NamedArrays,
@@ -108,4 +153,7 @@ export interface VariantModule {
     params: { get(name: string): ArrayLike<number> | undefined },
     layer: number,
   ): number;
+
+  /** The Hugging Face model this variant is imported from and exported as; absent: none. */
+  readonly huggingFace?: HfCounterpart;
 }
