@@ -72,7 +72,6 @@ export {
   divergingScale,
   extent,
   formatValue,
-  gradientStops,
   interpolate,
   type Rgb,
   reportScale,

@@ -112,16 +112,6 @@ export function extent(arrays: readonly ArrayLike<number>[], abs = false): numbe
   return m;
 }
 
-/** Evenly spaced colour stops of a scale, for a CSS/SVG gradient legend: [offset 0..1, hex]. */
-export function gradientStops(scale: ColorScale, count = 11): [number, string][] {
-  const out: [number, string][] = [];
-  for (let i = 0; i < count; i++) {
-    const t = i / (count - 1);
-    out.push([t, toHex(scale.color(scale.min + t * (scale.max - scale.min)))]);
-  }
-  return out;
-}
-
 /** Short label for a value on a legend or in a table. */
 export function formatValue(v: number): string {
   if (v === 0) return '0';
