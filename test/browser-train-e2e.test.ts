@@ -94,6 +94,8 @@ test('browser: DIFF V1 and the baseline train side by side in the page, as the C
   const context = await launchChromium({ viewport: { width: 1400, height: 1250 } });
   try {
     const page = await context.newPage();
+    // waits on training (a pause lands after the step in flight): generous for a loaded machine
+    page.setDefaultTimeout(120_000);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => {
@@ -274,6 +276,8 @@ test('browser: without cross-origin isolation the page says so and trains on one
   const context = await launchChromium();
   try {
     const page = await context.newPage();
+    // waits on training (a pause lands after the step in flight): generous for a loaded machine
+    page.setDefaultTimeout(120_000);
     // The app as a plain static server would send it: no COOP/COEP headers.
     await page.route(/^http:\/\/127\.0\.0\.1:/, async (route) => {
       const response = await route.fetch();
