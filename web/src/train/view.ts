@@ -15,6 +15,7 @@ import {
   type MetricsRecord,
   PRESETS,
   sequentialScale,
+  VARIANTS,
   type Variant,
   variantLabel,
 } from 'diff-transformer/browser';
@@ -30,6 +31,8 @@ import { downloadBytes, zipFolder } from './zip.ts';
 /** A dropped text must be at least this large: a tokenizer and a 10% validation split need some text. */
 export const MIN_TEXT_BYTES = 10_000;
 const PROBE = 'Call me Ishmael. Some years ago, never mind how long precisely';
+/** Checked at first: the paper's comparison, DIFF V1 beside its baseline. */
+const SIDE_BY_SIDE: readonly Variant[] = ['diff', 'baseline'];
 const COLORS: Record<Variant, string> = { diff: '#b2182b', baseline: '#2166ac', diffv2: '#1b7837' };
 const MAP_TITLES: Record<string, string> = { a1: 'A1', a2: 'A2', diff: 'A1 − λ·A2', p: 'P' };
 
@@ -87,9 +90,9 @@ export function mountTrainView(root: HTMLElement, openInInspect: (folder: Picked
     accept: '.txt,.md,text/plain',
     class: 'train-file',
   }) as HTMLInputElement;
-  const variantBoxes = (['diff', 'baseline', 'diffv2'] as Variant[]).map((v) => {
+  const variantBoxes = VARIANTS.map((v) => {
     const box = el('input', { type: 'checkbox', value: v, class: `train-variant-${v}` }) as HTMLInputElement;
-    box.checked = v !== 'diffv2';
+    box.checked = SIDE_BY_SIDE.includes(v);
     return el('label', { class: 'radio' }, box, ` ${variantLabel(v)}`);
   });
   const stepsInput = number('300');
