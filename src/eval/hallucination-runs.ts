@@ -12,16 +12,12 @@ import { Rng } from '../core/rng.ts';
 import type { Variant } from '../model/config.ts';
 import type { LanguageModel } from '../model/lm.ts';
 import { type Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
+import { armRuns } from './arm-runs.ts';
 import { type AttentionProbe, attentionShares } from './attention-probe.ts';
-import {
-  armSpec,
-  type EvalContext,
-  type Probe,
-  type RunRecord,
-  type TaskData,
-  VARIANT_ORDER,
-} from './common.ts';
+import type { EvalContext } from './context.ts';
 import { taskBase } from './data.ts';
+import { magicNumber } from './draws.ts';
+import { countTokens, type Sentence } from './filler.ts';
 import {
   candidateProbabilities,
   classifyAnswer,
@@ -41,10 +37,13 @@ import {
   type Question,
   questionText,
 } from './hallucination-task.ts';
-import { bestLrs } from './lr.ts';
-import { itemOf, type NeedleItem } from './needle.ts';
-import { ARMS } from './plan.ts';
-import { countTokens, magicNumber, type Sentence, type Tokenised, tokenise, tokenRange } from './tasks.ts';
+import { bestLrs } from './lr-sweep.ts';
+import { itemOf, type NeedleItem } from './needle-score.ts';
+import type { Probe } from './run-record.ts';
+import type { TaskData } from './run-spec.ts';
+import type { ProducedRuns } from './section-runs.ts';
+import { type Tokenised, tokenise, tokenRange } from './tokenised.ts';
+import { VARIANT_ORDER } from './variant-labels.ts';
 
 const DATA_SEED = 20261202;
 const EVAL_SEED = 1717;
@@ -265,21 +264,16 @@ function hallucinationProbes(ctx: EvalContext): Record<string, Probe> {
 }
 
 /** The hallucination-task models of every variant × seed; undefined entries are not cached (or lrs unknown). */
-export async function hallucinationRuns(
-  ctx: EvalContext,
-): Promise<{ runs: Map<Variant, Array<RunRecord | undefined>>; planned: number; lrsKnown: boolean }> {
+export async function hallucinationRuns(ctx: EvalContext): Promise<ProducedRuns<Variant>> {
   const lrs = await bestLrs(ctx);
-  const runs = new Map<Variant, Array<RunRecord | undefined>>();
-  const planned = VARIANT_ORDER.length * ctx.seeds.length;
-  if (!lrs) return { runs, planned, lrsKnown: false };
+  if (!lrs) return { runs: new Map(), planned: VARIANT_ORDER.length * ctx.seeds.length, lrsKnown: false };
   const p = ctx.plan.hallucination;
-  const data = hallucinationData(ctx);
-  for (const v of VARIANT_ORDER) {
-    const training = { ...p.training, lr: lrs[v] };
-    const specs = ctx.seeds.map((seed) =>
-      armSpec(ARMS[v], 'hallucination', p.size, seed, training, ctx.plan.vocab),
-    );
-    runs.set(v, await ctx.runs(specs, data, hallucinationProbes(ctx)));
-  }
-  return { runs, planned, lrsKnown: true };
+  return armRuns(ctx, {
+    task: 'hallucination',
+    size: p.size,
+    arms: VARIANT_ORDER,
+    data: hallucinationData(ctx),
+    training: (arm) => ({ ...p.training, lr: lrs[arm.variant] }),
+    probes: () => hallucinationProbes(ctx),
+  });
 }

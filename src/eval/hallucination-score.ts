@@ -14,8 +14,8 @@
  *   x  anything else (malformed; counted with "not in the context")
  */
 import type { Floats } from '../core/backend.ts';
+import { forwardPadded } from './forward-padded.ts';
 import { type HallucinationExample, NONE, type Question } from './hallucination-task.ts';
-import { forwardPadded } from './tasks.ts';
 
 export type Outcome = 'a' | 'n' | 'm' | 'c' | 'o' | 'x';
 

@@ -13,24 +13,9 @@ import { join } from 'node:path';
 import type { Variant } from '../model/config.ts';
 import { writeChart } from '../report/plot.ts';
 import type { LayerShares } from './attention-probe.ts';
-import {
-  band,
-  type Claim,
-  ci,
-  complete,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  fmt,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { band, ci, diffCi, fmt, table } from './format.ts';
 import {
   type AnswersProbe,
   type HallucinationAttention,
@@ -39,8 +24,13 @@ import {
 } from './hallucination-runs.ts';
 import { calibration, isRight, type Outcome, type Rates, rates } from './hallucination-score.ts';
 import type { QuestionKind } from './hallucination-task.ts';
-import { bestLrs } from './lr.ts';
+import { bestLrs } from './lr-sweep.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
+import { sectionRuns } from './section-runs.ts';
 import { formatInterval, mean, meanInterval, tost, welch } from './stats.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
+import { directional } from './verdicts.ts';
 
 /** Half the paper's XSum gap in hallucination-free rate (0.53 vs 0.44), as an absolute rate. */
 export const TOST_MARGIN = 0.045;
@@ -183,22 +173,13 @@ export function hallucinationClaim(
 }
 
 export async function runHallucination(ctx: EvalContext): Promise<ExperimentResult> {
-  const { runs, planned, lrsKnown } = await hallucinationRuns(ctx);
-  const cached = [...runs.values()].flat().filter(Boolean).length;
-  const all = new Map<Variant, RunRecord[]>();
-  for (const v of VARIANT_ORDER) {
-    const c = complete(runs.get(v) ?? []);
-    if (c?.length) all.set(v, c);
-  }
-  if (!lrsKnown || all.size < VARIANT_ORDER.length)
-    return pendingResult(
-      'hallucination',
-      TITLE,
-      CLAIMS,
-      cached,
-      planned,
-      lrsKnown ? '' : 'the learning-rate sweep is not cached',
-    );
+  const { all, planned, pending } = sectionRuns(await hallucinationRuns(ctx), {
+    name: 'hallucination',
+    title: TITLE,
+    claims: CLAIMS,
+    lrsUnknown: 'the learning-rate sweep is not cached',
+  });
+  if (pending) return pending;
   const dir = ctx.dir('hallucination');
   writeRuns(dir, [...all.values()].flat());
   const p = ctx.plan.hallucination;
@@ -395,7 +376,7 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
     markdown,
     claims,
     data: summary,
-    cached,
+    cached: planned,
     planned,
   };
 }
