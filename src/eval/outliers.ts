@@ -5,6 +5,7 @@
  * with its interval. The paper's direction: DIFF smaller (ratio < 1).
  */
 import { join } from 'node:path';
+import type { Variant } from '../model/config.ts';
 import type { EvalContext } from './context.ts';
 import type { Claim, ExperimentResult } from './experiment.ts';
 import { ci, table } from './format.ts';
@@ -64,7 +65,7 @@ export async function runOutliers(ctx: EvalContext): Promise<ExperimentResult> {
     claims: CLAIMS,
   });
   if (pending) return pending;
-  const rs = (v: (typeof VARIANT_ORDER)[number]) => all.get(v)!;
+  const rs = (v: Variant) => all.get(v)!;
   writeRuns(dir, VARIANT_ORDER.flatMap(rs));
   const rows = (['logits', 'hidden'] as const).flatMap((kind) =>
     [1, 10].map((k) => [
@@ -74,7 +75,7 @@ export async function runOutliers(ctx: EvalContext): Promise<ExperimentResult> {
       fmtRatio(ratioInterval(topValues(rs('diffv2'), kind, k), topValues(rs('baseline'), kind, k))),
     ]),
   );
-  const median = (v: (typeof VARIANT_ORDER)[number], kind: OutlierKind) =>
+  const median = (v: Variant, kind: OutlierKind) =>
     rs(v).map((r) => (r.probes['lm-outliers'] as LmOutlierProbe)[kind].median);
   for (const kind of ['logits', 'hidden'] as const)
     rows.push([

@@ -5,6 +5,7 @@
  * DIFF minus baseline as a Welch 95% interval. The paper's direction: DIFF degrades less (Δ < 0).
  */
 import { join } from 'node:path';
+import type { Variant } from '../model/config.ts';
 import { writeChart } from '../report/plot.ts';
 import type { EvalContext } from './context.ts';
 import type { Claim, ExperimentResult } from './experiment.ts';
@@ -57,7 +58,7 @@ export async function runQuantisation(ctx: EvalContext): Promise<ExperimentResul
     claims: CLAIMS,
   });
   if (pending) return pending;
-  const rs = (v: (typeof VARIANT_ORDER)[number]) => all.get(v)!;
+  const rs = (v: Variant) => all.get(v)!;
   writeRuns(dir, VARIANT_ORDER.flatMap(rs));
   const bits = ctx.plan.quant.bits;
   const lowest = Math.min(...bits);
