@@ -8,12 +8,12 @@ import { describe, test } from 'node:test';
 import { causeReading } from '../src/eval/ablations.ts';
 import { attentionClaims } from '../src/eval/attention.ts';
 import type { AttentionProbe, LayerShares } from '../src/eval/attention-probe.ts';
-import type { RunRecord } from '../src/eval/common.ts';
 import { iclClaim } from '../src/eval/icl.ts';
 import { countNegative, lambdaVerdict } from '../src/eval/lambda.ts';
 import { outlierClaim, ratioInterval } from '../src/eval/outliers.ts';
 import { drops, quantClaim } from '../src/eval/quantisation.ts';
 import { retrievalClaim } from '../src/eval/retrieval.ts';
+import type { RunRecord } from '../src/eval/run-record.ts';
 import { parameterRatio, parameterRatioInterval, ratioVerdict } from '../src/eval/scaling-section.ts';
 
 /** A record with only what the analyses read. */

@@ -13,27 +13,23 @@ import { backendNames, createBackend } from '../src/backends/index.ts';
 import { IGNORE_TARGET } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { registerEvalCommands } from '../src/eval/command.ts';
-import { EXPERIMENTS } from '../src/eval/common.ts';
-import { probeForward, probeLoss } from '../src/eval/probe.ts';
-import { quantizeInPlace, quantizeRowsInPlace, quantizeWeights } from '../src/eval/quantize.ts';
-import { fitPowerLaw, sizeForLoss, tokensToReach } from '../src/eval/scaling.ts';
+import { EXPERIMENTS } from '../src/eval/experiment.ts';
+import { corpusSentences, countTokens } from '../src/eval/filler.ts';
 import {
-  CITIES,
   classify,
-  corpusSentences,
-  countTokens,
-  greedyReproduces,
   ICL_LABELS,
   ICL_WORDS_PER_EPISODE,
   iclPrompt,
   iclTrainingExamples,
   labelTokens,
   makeIclEpisode,
-  makeNeedleExample,
-  needleTrainingExamples,
-  tokenise,
-  tokenRange,
-} from '../src/eval/tasks.ts';
+} from '../src/eval/icl-task.ts';
+import { greedyReproduces } from '../src/eval/needle-score.ts';
+import { CITIES, makeNeedleExample, needleTrainingExamples } from '../src/eval/needle-task.ts';
+import { probeForward, probeLoss } from '../src/eval/probe.ts';
+import { quantizeInPlace, quantizeRowsInPlace, quantizeWeights } from '../src/eval/quantize.ts';
+import { fitPowerLaw, sizeForLoss, tokensToReach } from '../src/eval/scaling.ts';
+import { tokenise, tokenRange } from '../src/eval/tokenised.ts';
 import { type ModelConfig, matchedConfig, parseConfig } from '../src/model/config.ts';
 import { LanguageModel } from '../src/model/lm.ts';
 import { initParameters, parameterShapes } from '../src/model/parameters.ts';

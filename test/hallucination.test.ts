@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { IGNORE_TARGET } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
+import { corpusSentences, countTokens } from '../src/eval/filler.ts';
 import { hallucinationClaim } from '../src/eval/hallucination.ts';
 import {
   answerOf,
@@ -40,7 +41,7 @@ import {
   questionText,
 } from '../src/eval/hallucination-task.ts';
 import { defaultSettings, runExperiment } from '../src/eval/report.ts';
-import { corpusSentences, countTokens, tokenise, tokenRange } from '../src/eval/tasks.ts';
+import { tokenise, tokenRange } from '../src/eval/tokenised.ts';
 import { trainTokenizer } from '../src/tokenizer/index.ts';
 import { loadCorpus } from '../src/train/corpus.ts';
 import { tempDir } from './cli-helpers.ts';

@@ -8,23 +8,16 @@
  */
 
 import { join } from 'node:path';
-import {
-  type Claim,
-  ci,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentName,
-  type ExperimentResult,
-  pendingResult,
-  table,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import { allArms, countCached, lmArmRuns } from './headline.ts';
-import { mainSize } from './lr.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentName, ExperimentResult } from './experiment.ts';
+import { ci, diffCi, table } from './format.ts';
+import { lmArmRuns } from './lm-runs.ts';
+import { mainSize } from './lr-sweep.ts';
 import { ABLATION_ARMS, ARMS, CAUSE_ARMS } from './plan.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import { sectionRuns } from './section-runs.ts';
 import { formatInterval, type Interval, tost, welch } from './stats.ts';
+import { directionalClaim } from './verdicts.ts';
 
 export const TOST_MARGIN = 0.0125;
 
@@ -39,9 +32,12 @@ async function armsSection(
 ): Promise<ExperimentResult> {
   const dir = ctx.dir(name);
   const keys = ['diff', 'baseline', ...arms];
-  const { runs, planned, lrsKnown } = await lmArmRuns(ctx, keys, mainSize(ctx));
-  const all = allArms(runs);
-  if (!lrsKnown || !all) return pendingResult(name, title, pendingClaims, countCached(runs), planned);
+  const { all, planned, pending } = sectionRuns(await lmArmRuns(ctx, keys, mainSize(ctx)), {
+    name,
+    title,
+    claims: pendingClaims,
+  });
+  if (pending) return pending;
   writeRuns(dir, [...all.values()].flat());
   const loss = (k: string) => all.get(k)!.map((r) => r.finalValLoss);
   const rows = keys.map((k) => [
@@ -78,12 +74,7 @@ export function runAblations(ctx: EvalContext): Promise<ExperimentResult> {
       const t05 = tost(loss('init05'), loss('diff'), TOST_MARGIN);
       const both = t08.equivalent && t05.equivalent;
       return [
-        {
-          ...ABLATION_CLAIMS[0],
-          ours: `w/o norm − DIFF V1 = ${formatInterval(nonorm, 4)}`,
-          verdict: directional(nonorm, 1),
-          p: nonorm.p,
-        },
+        directionalClaim(ABLATION_CLAIMS[0], `w/o norm − DIFF V1 = ${formatInterval(nonorm, 4)}`, nonorm, 1),
         {
           ...ABLATION_CLAIMS[1],
           ours: `90% intervals: λ_init 0.8 − DIFF V1 = ${formatInterval(t08.interval, 4)}, λ_init 0.5 − DIFF V1 = ${formatInterval(t05.interval, 4)}; TOST margin ±${TOST_MARGIN} nats (half the paper's 0.025 DIFF–Transformer gap)`,

@@ -13,7 +13,7 @@
 import type { Floats } from '../core/backend.ts';
 import type { LayerMaps } from '../model/attention.ts';
 import type { LanguageModel } from '../model/lm.ts';
-import type { NeedleItem } from './needle.ts';
+import type { NeedleItem } from './needle-score.ts';
 
 export interface SpanShares {
   answer: number;

@@ -9,25 +9,17 @@
 import { join } from 'node:path';
 import type { Variant } from '../model/config.ts';
 import type { AttentionProbe, FigureRows, LayerShares, SpanShares } from './attention-probe.ts';
-import {
-  type Claim,
-  ci,
-  complete,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { ci, diffCi, table } from './format.ts';
 import { writeHeatmap } from './heatmap.ts';
-import { needleRuns } from './needle.ts';
+import { needleRuns } from './needle-runs.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
+import { sectionRuns } from './section-runs.ts';
 import { welch } from './stats.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
+import { directionalClaim } from './verdicts.ts';
 
 const CLAIMS = [
   {
@@ -65,12 +57,12 @@ export function attentionClaims(diff: readonly RunRecord[], base: readonly RunRe
     const a = shares(diff, -1, 'net', span);
     const b = shares(base, -1, 'net', span);
     const w = welch(a, b);
-    return {
-      ...CLAIMS[i],
-      ours: `last layer, net ${span} share: DIFF V1 ${ci(a, 3)} vs baseline ${ci(b, 3)}; difference ${diffCi(a, b, 3)}`,
-      verdict: directional(w, span === 'answer' ? 1 : -1),
-      p: w.p,
-    };
+    return directionalClaim(
+      CLAIMS[i],
+      `last layer, net ${span} share: DIFF V1 ${ci(a, 3)} vs baseline ${ci(b, 3)}; difference ${diffCi(a, b, 3)}`,
+      w,
+      span === 'answer' ? 1 : -1,
+    );
   });
 }
 
@@ -105,12 +97,13 @@ function writeFigure(dir: string, v: Variant, f: FigureRows): string {
 export async function runAttention(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('attention');
   const title = 'Attention allocation (needle task)';
-  const { runs, planned } = await needleRuns(ctx);
-  const got = new Map(VARIANT_ORDER.map((v) => [v, complete(runs.get(v) ?? [])]));
-  const cached = [...runs.values()].flat().filter(Boolean).length;
-  if (VARIANT_ORDER.some((v) => !got.get(v)))
-    return pendingResult('attention', title, CLAIMS, cached, planned);
-  const rs = (v: Variant) => got.get(v)!;
+  const { all, planned, pending } = sectionRuns(await needleRuns(ctx), {
+    name: 'attention',
+    title,
+    claims: CLAIMS,
+  });
+  if (pending) return pending;
+  const rs = (v: Variant) => all.get(v)!;
   writeRuns(dir, VARIANT_ORDER.flatMap(rs));
   const L = (rs('diff')[0].probes['needle-attention'] as AttentionProbe).layers.length;
   const rows: string[][] = [];

@@ -6,7 +6,7 @@
  * line (the CLI's main prints them).
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { EXPERIMENTS } from './common.ts';
+import { EXPERIMENTS } from './experiment.ts';
 import { checkExperimentName, claimsTable, defaultSettings, runExperiment, runReport } from './report.ts';
 
 const positiveInteger = (name: string) => (value: string) => {

@@ -9,20 +9,19 @@ import type { LanguageModel } from '../model/lm.ts';
 import { trainTokenizer } from '../tokenizer/index.ts';
 import { evaluationBatches } from '../train/batches.ts';
 import { loadCorpus, splitTokens } from '../train/corpus.ts';
-import type { EvalContext, TaskData } from './common.ts';
+import type { EvalContext } from './context.ts';
+import { magicNumber } from './draws.ts';
+import { corpusSentences, countTokens, type Sentence } from './filler.ts';
 import {
   CATEGORIES,
-  CITIES,
-  corpusSentences,
-  countTokens,
+  demoLine,
   ICL_LABELS,
   iclLineTokens,
   iclTrainingExamples,
   labelTokens,
-  magicNumber,
-  needleTrainingExamples,
-  type Sentence,
-} from './tasks.ts';
+} from './icl-task.ts';
+import { CITIES, needleQuestion, needleText, needleTrainingExamples } from './needle-task.ts';
+import type { TaskData } from './run-spec.ts';
 
 const DATA_SEED = 20241007;
 
@@ -37,7 +36,7 @@ function corpusText(ctx: EvalContext): string {
 export function lmData(ctx: EvalContext): TaskData & { text: string } {
   return ctx.taskData('lm', () => {
     const text = corpusText(ctx);
-    ctx.lmFinalValidation = (seq) => finalValidation(ctx, seq);
+    ctx.cache.lmFinalValidation = (seq) => finalValidation(ctx, seq);
     return { text, tokenizer: trainTokenizer(text, { vocabSize: ctx.plan.vocab }) };
   });
 }
@@ -79,11 +78,11 @@ export function taskBase(ctx: EvalContext) {
     let sample = '';
     for (let i = 0; i < 3000; i++) {
       const city = CITIES[rng.int(CITIES.length)];
-      sample += ` The magic number of ${city} is ${magicNumber(rng, ctx.plan.needle.digits)}.\nQ: The magic number of ${city} is`;
+      sample += `${needleText(city, magicNumber(rng, ctx.plan.needle.digits))}\n${needleQuestion(city)}`;
     }
     const words = Object.values(CATEGORIES).flat();
     for (let i = 0; i < 3000; i++)
-      sample += `${words[rng.int(words.length)]}=${ICL_LABELS[rng.int(ICL_LABELS.length)]}\n`;
+      sample += demoLine(words[rng.int(words.length)], ICL_LABELS[rng.int(ICL_LABELS.length)]);
     const tokenizer = trainTokenizer(`${text.slice(0, 300_000)}\n${sample}`, { vocabSize: ctx.plan.vocab });
     const sentences = corpusSentences(text);
     const cut = Math.floor(sentences.length * 0.9);

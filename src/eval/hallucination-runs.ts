@@ -1,7 +1,7 @@
 /**
- * The hallucination task's data, evaluation set, probes and runs: DIFF V1, the baseline and DIFF V2
- * trained on the same examples with the same budget (answer-only loss), each at its variant's best
- * swept learning rate, every seed; per run, computed once after training and cached in its record:
+ * The hallucination task's evaluation set, probes and runs (its data: hallucination-data.ts): DIFF
+ * V1, the baseline and DIFF V2 trained on the same examples with the same budget (answer-only loss),
+ * each at its variant's best swept learning rate, every seed; per run, computed once after training and cached in its record:
  *   hallucination-answers    per evaluation item its kind, length, outcome code and answer probability;
  *   hallucination-probabilities  per item the teacher-forced probability of " none." and of each
  *                            fact's value (in order of appearance): a graded view of the same choice;
@@ -11,17 +11,11 @@
 import { Rng } from '../core/rng.ts';
 import type { Variant } from '../model/config.ts';
 import type { LanguageModel } from '../model/lm.ts';
-import { type Tokenizer, trainTokenizer } from '../tokenizer/index.ts';
+import type { Tokenizer } from '../tokenizer/index.ts';
+import { armRuns } from './arm-runs.ts';
 import { type AttentionProbe, attentionShares } from './attention-probe.ts';
-import {
-  armSpec,
-  type EvalContext,
-  type Probe,
-  type RunRecord,
-  type TaskData,
-  VARIANT_ORDER,
-} from './common.ts';
-import { taskBase } from './data.ts';
+import type { EvalContext } from './context.ts';
+import { hallucinationBase, hallucinationData } from './hallucination-data.ts';
 import {
   candidateProbabilities,
   classifyAnswer,
@@ -29,85 +23,22 @@ import {
   type Outcome,
 } from './hallucination-score.ts';
 import {
-  ADJECTIVES,
   answerText,
   evalAsks,
-  factText,
   type HallucinationExample,
-  hallucinationTrainingExamples,
   makeHallucinationExample,
   NONE,
-  NOUNS,
   type Question,
-  questionText,
+  type QuestionKind,
 } from './hallucination-task.ts';
-import { bestLrs } from './lr.ts';
-import { itemOf, type NeedleItem } from './needle.ts';
-import { ARMS } from './plan.ts';
-import { countTokens, magicNumber, type Sentence, type Tokenised, tokenise, tokenRange } from './tasks.ts';
+import { bestLrs } from './lr-sweep.ts';
+import { itemOf, type NeedleItem } from './needle-score.ts';
+import type { Probe } from './run-record.ts';
+import type { ProducedRuns } from './section-runs.ts';
+import { type Tokenised, tokenise, tokenRange } from './tokenised.ts';
+import { VARIANT_ORDER } from './variant-labels.ts';
 
-const DATA_SEED = 20261202;
 const EVAL_SEED = 1717;
-/** About the tokens of one question line with its answer. */
-const QUESTION_TOKENS = 10;
-
-/**
- * The task's tokenizer and sentence pools: BPE with the plan's vocabulary trained on the needle
- * tokenizer's corpus text (taskBase's pools) plus sample facts and questions of this task, so keys,
- * values and "none" tokenise compactly; the pools' sentences recounted with it.
- */
-export function hallucinationBase(ctx: EvalContext): {
-  tokenizer: Tokenizer;
-  pools: { train: Sentence[]; held: Sentence[] };
-} {
-  return ctx.once('hallucination-base', () => {
-    const { pools } = taskBase(ctx);
-    const rng = new Rng(DATA_SEED + 1);
-    const p = ctx.plan.hallucination;
-    let text = '';
-    for (const s of pools.train) {
-      if (text.length > 300_000) break;
-      text += s.text;
-    }
-    let sample = '';
-    for (let i = 0; i < 3000; i++) {
-      const key = { adj: ADJECTIVES[rng.int(ADJECTIVES.length)], noun: NOUNS[rng.int(NOUNS.length)] };
-      const value = rng.uniform() < 0.3 ? NONE : magicNumber(rng, p.digits);
-      sample += `${factText(key, magicNumber(rng, p.digits))}\n${questionText(key)}${answerText(value)}\n`;
-    }
-    const tokenizer = trainTokenizer(`${text}\n${sample}`, { vocabSize: ctx.plan.vocab });
-    const recount = (xs: Sentence[]) =>
-      countTokens(
-        tokenizer,
-        xs.map((x) => x.text),
-      );
-    return { tokenizer, pools: { train: recount(pools.train), held: recount(pools.held) } };
-  });
-}
-
-/** Training examples from the first 90% of the corpus sentences, validation from the rest. */
-export function hallucinationData(ctx: EvalContext): TaskData {
-  return ctx.taskData('hallucination', () => {
-    const { tokenizer, pools } = hallucinationBase(ctx);
-    const p = ctx.plan.hallucination;
-    const rng = new Rng(DATA_SEED);
-    const make = (pool: Sentence[], count: number) =>
-      hallucinationTrainingExamples(rng, pool, tokenizer, {
-        count,
-        // the evaluation's lengths hold one question: the training contexts get room for the others
-        lengths: [Math.min(...p.lengths), Math.max(...p.lengths) + (p.questions - 1) * QUESTION_TOKENS],
-        facts: p.facts,
-        digits: p.digits,
-        questions: p.questions,
-        shares: p.shares,
-        seq: p.training.seq,
-      });
-    return {
-      tokenizer,
-      examples: { train: make(pools.train, p.trainExamples), val: make(pools.held, p.valExamples) },
-    };
-  });
-}
 
 export interface HallucinationItem {
   example: HallucinationExample;
@@ -171,6 +102,13 @@ export function probeItem(tokenizer: Tokenizer, item: HallucinationItem): Needle
 /** Kind codes of the stored items: p present, a absent, w near-miss by a word, c near-miss by a letter. */
 export const kindCode = (q: Question) =>
   q.kind === 'present' ? 'p' : q.kind === 'absent' ? 'a' : q.nearMiss === 'char' ? 'c' : 'w';
+/** The question kind of a stored kind code. */
+export const KIND_OF: Record<string, QuestionKind> = {
+  p: 'present',
+  a: 'absent',
+  w: 'nearMiss',
+  c: 'nearMiss',
+};
 
 export interface AnswersProbe {
   kinds: string;
@@ -265,21 +203,16 @@ function hallucinationProbes(ctx: EvalContext): Record<string, Probe> {
 }
 
 /** The hallucination-task models of every variant × seed; undefined entries are not cached (or lrs unknown). */
-export async function hallucinationRuns(
-  ctx: EvalContext,
-): Promise<{ runs: Map<Variant, Array<RunRecord | undefined>>; planned: number; lrsKnown: boolean }> {
+export async function hallucinationRuns(ctx: EvalContext): Promise<ProducedRuns<Variant>> {
   const lrs = await bestLrs(ctx);
-  const runs = new Map<Variant, Array<RunRecord | undefined>>();
-  const planned = VARIANT_ORDER.length * ctx.seeds.length;
-  if (!lrs) return { runs, planned, lrsKnown: false };
+  if (!lrs) return { runs: new Map(), planned: VARIANT_ORDER.length * ctx.seeds.length, lrsKnown: false };
   const p = ctx.plan.hallucination;
-  const data = hallucinationData(ctx);
-  for (const v of VARIANT_ORDER) {
-    const training = { ...p.training, lr: lrs[v] };
-    const specs = ctx.seeds.map((seed) =>
-      armSpec(ARMS[v], 'hallucination', p.size, seed, training, ctx.plan.vocab),
-    );
-    runs.set(v, await ctx.runs(specs, data, hallucinationProbes(ctx)));
-  }
-  return { runs, planned, lrsKnown: true };
+  return armRuns(ctx, {
+    task: 'hallucination',
+    size: p.size,
+    arms: VARIANT_ORDER,
+    data: hallucinationData(ctx),
+    training: (arm) => ({ ...p.training, lr: lrs[arm.variant] }),
+    probes: () => hallucinationProbes(ctx),
+  });
 }

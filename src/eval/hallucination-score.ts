@@ -1,21 +1,5 @@
-/**
- * Scoring of the hallucination task: greedy answers with the model's probability of them, the
- * classification of an answer against its context, the rates of a set of items and the calibration
- * of the answer probability (reliability bins, expected calibration error).
- *
- * An answer is what greedy decoding writes after "is" up to and including the first "." (at most
- * `maxTokens` tokens), read without the "." and the surrounding spaces. Its probability is the
- * product over those tokens of the softmax probability of the chosen (argmax) token. Outcomes:
- *   a  the asked fact's value (present questions: right)
- *   n  "none" (right exactly when the asked key is not in the context)
- *   m  the near-miss fact's value (near-miss questions)
- *   c  the value of another fact of the context
- *   o  a number that is no fact's value (not in the context)
- *   x  anything else (malformed; counted with "not in the context")
- */
-import type { Floats } from '../core/backend.ts';
+import { type Forward, forwardPadded } from './forward-padded.ts';
 import { type HallucinationExample, NONE, type Question } from './hallucination-task.ts';
-import { forwardPadded } from './tasks.ts';
 
 export type Outcome = 'a' | 'n' | 'm' | 'c' | 'o' | 'x';
 
@@ -25,7 +9,7 @@ export type Outcome = 'a' | 'n' | 'm' | 'c' | 'o' | 'x';
  * candidate's earlier tokens. out[i][j] for prompt i, candidate j.
  */
 export function candidateProbabilities(
-  forward: (tokens: Int32Array, batch: number, seq: number) => Floats,
+  forward: Forward,
   vocab: number,
   prompts: readonly Int32Array[],
   candidates: ReadonlyArray<ReadonlyArray<readonly number[]>>,
@@ -67,7 +51,7 @@ export interface GreedyAnswer {
  * `batch` (each step one forward pass over prompt + answer so far; finished prompts drop out).
  */
 export function greedyAnswers(
-  forward: (tokens: Int32Array, batch: number, seq: number) => Floats,
+  forward: Forward,
   vocab: number,
   prompts: readonly Int32Array[],
   decode: (ids: number[]) => string,

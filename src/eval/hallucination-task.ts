@@ -14,8 +14,10 @@
  */
 import type { Rng } from '../core/rng.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
-import { exampleFromIds, type TrainingExample } from '../train/examples.ts';
-import { magicNumber, type Sentence, shuffle, tokenise, tokenRange } from './tasks.ts';
+import type { TrainingExample } from '../train/examples.ts';
+import { answerOnlyExamples } from './answer-examples.ts';
+import { intIn, magicNumber, pick, shuffle } from './draws.ts';
+import { insertPieces, type Sentence } from './filler.ts';
 
 /** Adjectives of the keys: any two of equal length differ in at least two letters. */
 export const ADJECTIVES = [
@@ -142,8 +144,6 @@ export interface Ask {
   nearMiss?: NearMissKind;
 }
 
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)];
-
 /**
  * A key of the given kind for a context whose facts have `keys`, and the fact it refers to (−1 for
  * absent keys); undefined when the context has none (e.g. a letter near-miss when every noun's
@@ -267,21 +267,16 @@ export function makeHallucinationExample(
   // Fact i goes into a random slot (0 = before the first filler sentence, filler.length = after the last).
   const slots = keys.map(() => rng.int(filler.length + 1));
   const order = keys.map((_, i) => i).sort((a, b) => slots[a] - slots[b] || a - b);
-  const position = new Map<number, number>(); // key index → index in order of appearance
-  let text = '';
-  const facts: Fact[] = [];
-  let next = 0;
-  for (let slot = 0; slot <= filler.length; slot++) {
-    while (next < order.length && slots[order[next]] === slot) {
-      const i = order[next++];
-      const piece = factText(keys[i], values[i]);
-      position.set(i, facts.length);
-      facts.push({ key: keys[i], value: values[i], start: text.length, end: text.length + piece.length });
-      text += piece;
-    }
-    if (slot < filler.length) text += filler[slot];
-  }
-  text += '\n';
+  const pieces = keys.map((k, i) => factText(k, values[i]));
+  const { text: context, placed } = insertPieces(filler, pieces, slots, order);
+  const facts: Fact[] = placed.map(({ piece: i, start, end }) => ({
+    key: keys[i],
+    value: values[i],
+    start,
+    end,
+  }));
+  const position = new Map(placed.map(({ piece }, k) => [piece, k])); // key index → index in order of appearance
+  let text = `${context}\n`;
   const questions: Question[] = [];
   for (const [key, f, ask] of asked) {
     const start = text.length;
@@ -356,9 +351,7 @@ export function hallucinationTrainingExamples(
     seq: number;
   },
 ): TrainingExample[] {
-  const out: TrainingExample[] = [];
-  let rejected = 0;
-  while (out.length < o.count) {
+  return answerOnlyExamples(tokenizer, 'hallucination task', o, () => {
     // at most F present questions (each asks a different fact); the others redrawn among the rest
     let present = 0;
     const asks = Array.from({ length: o.questions }, () => {
@@ -370,23 +363,9 @@ export function hallucinationTrainingExamples(
       rng,
       pool,
       tokenizer,
-      { facts: o.facts, tokens: o.lengths[0] + rng.int(o.lengths[1] - o.lengths[0] + 1), digits: o.digits },
+      { facts: o.facts, tokens: intIn(rng, o.lengths), digits: o.digits },
       asks,
     );
-    const tokens = tokenise(tokenizer, ex.text);
-    if (tokens.ids.length - 1 > o.seq) {
-      if (++rejected > 10 * o.count + 100)
-        throw new RangeError(
-          `hallucination task: examples of ${o.lengths.join('–')} tokens rarely fit seq ${o.seq}`,
-        );
-      continue;
-    }
-    out.push(
-      exampleFromIds(
-        tokens.ids,
-        ex.questions.map((q) => tokenRange(tokens, q.answerStart, q.answerEnd)),
-      ),
-    );
-  }
-  return out;
+    return { text: ex.text, answers: ex.questions.map((q) => ({ start: q.answerStart, end: q.answerEnd })) };
+  });
 }

@@ -13,34 +13,26 @@ import { join } from 'node:path';
 import type { Variant } from '../model/config.ts';
 import { writeChart } from '../report/plot.ts';
 import type { LayerShares } from './attention-probe.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { band, ci, diffCi, fmt, table } from './format.ts';
 import {
-  band,
-  type Claim,
-  ci,
-  complete,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  fmt,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import {
-  type AnswersProbe,
-  type HallucinationAttention,
-  hallucinationRuns,
-  type ProbabilitiesProbe,
-} from './hallucination-runs.ts';
-import { calibration, isRight, type Outcome, type Rates, rates } from './hallucination-score.ts';
-import type { QuestionKind } from './hallucination-task.ts';
-import { bestLrs } from './lr.ts';
+  answersOf,
+  MEASURES,
+  type Measure,
+  PROBABILITY_MEASURES,
+  rightAnswers,
+  runRates,
+} from './hallucination-measures.ts';
+import { type HallucinationAttention, hallucinationRuns } from './hallucination-runs.ts';
+import { calibration, type Rates } from './hallucination-score.ts';
+import { bestLrs } from './lr-sweep.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
+import { sectionRuns } from './section-runs.ts';
 import { formatInterval, mean, meanInterval, tost, welch } from './stats.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
+import { directional } from './verdicts.ts';
 
 /** Half the paper's XSum gap in hallucination-free rate (0.53 vs 0.44), as an absolute rate. */
 export const TOST_MARGIN = 0.045;
@@ -55,96 +47,6 @@ const CLAIMS: Array<Pick<Claim, 'claim' | 'paper'>> = [
     claim: 'DIFF V2 hallucinates less than the baseline when the asked key is not in the context',
     paper: 'fewer contextual hallucinations (XSum hallucination-free 0.53 vs 0.44)',
   },
-];
-
-const KIND_OF: Record<string, QuestionKind> = { p: 'present', a: 'absent', w: 'nearMiss', c: 'nearMiss' };
-
-const answersOf = (r: RunRecord) => r.probes['hallucination-answers'] as AnswersProbe;
-
-/** The run's rates over the items of one context length (all lengths when omitted). */
-export function runRates(r: RunRecord, length?: number): Rates {
-  const a = answersOf(r);
-  const keep = a.lengths.map((L) => length === undefined || L === length);
-  const kinds = [...a.kinds].map((k) => KIND_OF[k]).filter((_, i) => keep[i]);
-  const outcomes = [...a.outcomes].filter((_, i) => keep[i]) as Outcome[];
-  return rates(kinds, outcomes);
-}
-
-export function runCalibration(r: RunRecord) {
-  const a = answersOf(r);
-  const right = [...a.outcomes].map((o, i) => isRight(KIND_OF[a.kinds[i]], o as Outcome));
-  return calibration(a.probabilities, right);
-}
-
-type Measure = (r: RunRecord) => number;
-
-/**
- * Mean over the run's items of one kind of a function of the teacher-forced probabilities:
- * `none` of " none.", `target` of the asked / near-miss fact's value (0 for absent keys), `others`
- * summed over the other facts' values.
- */
-function meanProbability(
-  r: RunRecord,
-  kind: QuestionKind,
-  f: (p: { none: number; target: number; others: number }) => number,
-): number {
-  const a = answersOf(r);
-  const p = r.probes['hallucination-probabilities'] as ProbabilitiesProbe;
-  const xs: number[] = [];
-  for (let i = 0; i < a.kinds.length; i++) {
-    if (KIND_OF[a.kinds[i]] !== kind) continue;
-    const t = p.target[i];
-    const all = p.facts[i].reduce((s, x) => s + x, 0);
-    const target = t >= 0 ? p.facts[i][t] : 0;
-    xs.push(f({ none: p.none[i], target, others: all - target }));
-  }
-  return mean(xs);
-}
-
-/** Probability measures: a graded view of the greedy choice (it can show retrieval that greedy "none" hides). */
-const PROBABILITY_MEASURES: Array<{ key: string; label: string; of: Measure }> = [
-  {
-    key: 'pAsked',
-    label: 'P(asked value), present',
-    of: (r) => meanProbability(r, 'present', (p) => p.target),
-  },
-  {
-    key: 'askedShare',
-    label: 'asked value / all context values, present',
-    of: (r) => meanProbability(r, 'present', (p) => p.target / (p.target + p.others)),
-  },
-  { key: 'pNonePresent', label: 'P(none), present', of: (r) => meanProbability(r, 'present', (p) => p.none) },
-  { key: 'pNoneAbsent', label: 'P(none), absent', of: (r) => meanProbability(r, 'absent', (p) => p.none) },
-  {
-    key: 'pContextAbsent',
-    label: 'P(any context value), absent',
-    of: (r) => meanProbability(r, 'absent', (p) => p.others),
-  },
-  { key: 'pNoneNear', label: 'P(none), near-miss', of: (r) => meanProbability(r, 'nearMiss', (p) => p.none) },
-  {
-    key: 'pNear',
-    label: 'P(near-miss value), near-miss',
-    of: (r) => meanProbability(r, 'nearMiss', (p) => p.target),
-  },
-  {
-    key: 'pOtherNear',
-    label: 'P(other context values), near-miss',
-    of: (r) => meanProbability(r, 'nearMiss', (p) => p.others),
-  },
-];
-
-const MEASURES: Array<{ key: string; label: string; of: Measure }> = [
-  { key: 'presentAccuracy', label: 'accuracy, present key', of: (r) => runRates(r).presentAccuracy },
-  { key: 'falseNone', label: '"none" when present', of: (r) => runRates(r).falseNone },
-  { key: 'hallucination', label: 'hallucination, absent + near-miss', of: (r) => runRates(r).hallucination },
-  { key: 'absent', label: 'hallucination, absent key', of: (r) => runRates(r).absent.hallucination },
-  { key: 'absentContext', label: '… a value from the context', of: (r) => runRates(r).absent.context },
-  { key: 'absentOutside', label: '… not in the context', of: (r) => runRates(r).absent.outside },
-  { key: 'nearMiss', label: 'hallucination, near-miss key', of: (r) => runRates(r).nearMiss.hallucination },
-  { key: 'nearMissCopy', label: '… the near-miss value', of: (r) => runRates(r).nearMiss.nearMiss },
-  { key: 'nearMissContext', label: '… another context value', of: (r) => runRates(r).nearMiss.context },
-  { key: 'nearMissOutside', label: '… not in the context', of: (r) => runRates(r).nearMiss.outside },
-  { key: 'ece', label: 'ECE (answer probability)', of: (r) => runCalibration(r).ece },
 ];
 
 const attentionOf = (r: RunRecord) => r.probes['hallucination-attention'] as HallucinationAttention;
@@ -183,22 +85,13 @@ export function hallucinationClaim(
 }
 
 export async function runHallucination(ctx: EvalContext): Promise<ExperimentResult> {
-  const { runs, planned, lrsKnown } = await hallucinationRuns(ctx);
-  const cached = [...runs.values()].flat().filter(Boolean).length;
-  const all = new Map<Variant, RunRecord[]>();
-  for (const v of VARIANT_ORDER) {
-    const c = complete(runs.get(v) ?? []);
-    if (c?.length) all.set(v, c);
-  }
-  if (!lrsKnown || all.size < VARIANT_ORDER.length)
-    return pendingResult(
-      'hallucination',
-      TITLE,
-      CLAIMS,
-      cached,
-      planned,
-      lrsKnown ? '' : 'the learning-rate sweep is not cached',
-    );
+  const { all, planned, pending } = sectionRuns(await hallucinationRuns(ctx), {
+    name: 'hallucination',
+    title: TITLE,
+    claims: CLAIMS,
+    lrsUnknown: 'the learning-rate sweep is not cached',
+  });
+  if (pending) return pending;
   const dir = ctx.dir('hallucination');
   writeRuns(dir, [...all.values()].flat());
   const p = ctx.plan.hallucination;
@@ -269,9 +162,7 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
   const pooled = (v: Variant) => {
     const rs = all.get(v)!.map(answersOf);
     const probs = rs.flatMap((a) => a.probabilities);
-    const right = rs.flatMap((a) =>
-      [...a.outcomes].map((o, i) => isRight(KIND_OF[a.kinds[i]], o as Outcome)),
-    );
+    const right = rs.flatMap(rightAnswers);
     return calibration(probs, right);
   };
   await writeChart(
@@ -395,7 +286,7 @@ export async function runHallucination(ctx: EvalContext): Promise<ExperimentResu
     markdown,
     claims,
     data: summary,
-    cached,
+    cached: planned,
     planned,
   };
 }

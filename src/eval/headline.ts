@@ -7,72 +7,16 @@
  */
 import { join } from 'node:path';
 import { writeChart } from '../report/plot.ts';
-import {
-  armSpec,
-  type Claim,
-  ci,
-  complete,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  type Probe,
-  pendingResult,
-  type RunRecord,
-  table,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import { lmData } from './data.ts';
-import { lmProbes } from './lm-probes.ts';
-import { bestLrs, mainSize } from './lr.ts';
-import { ARMS, HEADLINE_ARMS, lmTraining, type Size } from './plan.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { ci, diffCi, table } from './format.ts';
+import { lmArmRuns } from './lm-runs.ts';
+import { mainSize } from './lr-sweep.ts';
+import { ARMS, HEADLINE_ARMS } from './plan.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import { sectionRuns } from './section-runs.ts';
 import { mean, welch } from './stats.ts';
-
-/** Language-model runs of `arms` × seeds at `size` at the best rates; undefined entries are not cached. */
-export async function lmArmRuns(
-  ctx: EvalContext,
-  arms: readonly string[],
-  size: Size,
-  probes: Record<string, Probe> = {},
-): Promise<{ runs: Map<string, Array<RunRecord | undefined>>; planned: number; lrsKnown: boolean }> {
-  const lrs = await bestLrs(ctx);
-  const runs = new Map<string, Array<RunRecord | undefined>>();
-  const planned = arms.length * ctx.seeds.length;
-  if (!lrs) return { runs, planned, lrsKnown: false };
-  const data = lmData(ctx);
-  for (const key of arms) {
-    const arm = ARMS[key];
-    const training = lmTraining(ctx.plan, size, lrs[arm.lrOf]);
-    const specs = ctx.seeds.map((seed) => armSpec(arm, 'lm', size, seed, training, ctx.plan.vocab));
-    // the three variants' main-size models also carry the quantisation and outlier probes
-    const withProbes =
-      arm.key === arm.variant && size.name === ctx.plan.lm.main ? { ...lmProbes(ctx), ...probes } : probes;
-    runs.set(key, await ctx.runs(specs, data, withProbes));
-  }
-  return { runs, planned, lrsKnown: true };
-}
-
-export const countCached = (runs: Map<string, Array<RunRecord | undefined>>) =>
-  [...runs.values()].flat().filter((r) => r !== undefined).length;
-
-/** The cached runs of every arm, or undefined while any is missing. */
-export function allArms(
-  runs: Map<string, Array<RunRecord | undefined>>,
-): Map<string, RunRecord[]> | undefined {
-  const out = new Map<string, RunRecord[]>();
-  for (const [k, rs] of runs) {
-    const c = complete(rs);
-    if (!c) return undefined;
-    out.set(k, c);
-  }
-  return out;
-}
-
-/** The three variants' main-size language models (with their probes). */
-export async function mainLmRuns(ctx: EvalContext) {
-  return lmArmRuns(ctx, ['diff', 'baseline', 'diffv2'], mainSize(ctx));
-}
+import { directionalClaim } from './verdicts.ts';
 
 const HEADLINE_CLAIMS = [
   {
@@ -93,17 +37,17 @@ export async function runHeadline(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('headline');
   const size = mainSize(ctx);
   const title = `Headline comparison at size ${size.name}`;
-  const { runs, planned, lrsKnown } = await lmArmRuns(ctx, HEADLINE_ARMS, size);
-  const arms = allArms(runs);
-  if (!lrsKnown || !arms)
-    return pendingResult(
-      'headline',
-      title,
-      HEADLINE_CLAIMS,
-      countCached(runs),
-      planned,
-      lrsKnown ? '' : 'waits for the learning-rate sweep',
-    );
+  const {
+    all: arms,
+    planned,
+    pending,
+  } = sectionRuns(await lmArmRuns(ctx, HEADLINE_ARMS, size), {
+    name: 'headline',
+    title,
+    claims: HEADLINE_CLAIMS,
+    lrsUnknown: 'waits for the learning-rate sweep',
+  });
+  if (pending) return pending;
   writeRuns(dir, [...arms.values()].flat());
   const loss = (k: string) => arms.get(k)!.map((r) => r.finalValLoss);
   const base = loss('baseline');
@@ -124,24 +68,24 @@ export async function runHeadline(ctx: EvalContext): Promise<ExperimentResult> {
   const c3 = cmp('diffv2', 'v2ctl');
   const n = ctx.seeds.length;
   const claims: Claim[] = [
-    {
-      ...HEADLINE_CLAIMS[0],
-      ours: `DIFF V1 − baseline = ${diffCi(loss('diff'), base, 4)} nats (${n} seeds each)`,
-      verdict: directional(c1, -1),
-      p: c1.p,
-    },
-    {
-      ...HEADLINE_CLAIMS[1],
-      ours: `DIFF V1 − half-heads baseline = ${diffCi(loss('diff'), loss('halfheads'), 4)}`,
-      verdict: directional(c2, -1),
-      p: c2.p,
-    },
-    {
-      ...HEADLINE_CLAIMS[2],
-      ours: `DIFF V2 − parameter-matched baseline = ${diffCi(loss('diffv2'), loss('v2ctl'), 4)} (DIFF V2 − plain baseline = ${diffCi(loss('diffv2'), base, 4)})`,
-      verdict: directional(c3, -1),
-      p: c3.p,
-    },
+    directionalClaim(
+      HEADLINE_CLAIMS[0],
+      `DIFF V1 − baseline = ${diffCi(loss('diff'), base, 4)} nats (${n} seeds each)`,
+      c1,
+      -1,
+    ),
+    directionalClaim(
+      HEADLINE_CLAIMS[1],
+      `DIFF V1 − half-heads baseline = ${diffCi(loss('diff'), loss('halfheads'), 4)}`,
+      c2,
+      -1,
+    ),
+    directionalClaim(
+      HEADLINE_CLAIMS[2],
+      `DIFF V2 − parameter-matched baseline = ${diffCi(loss('diffv2'), loss('v2ctl'), 4)} (DIFF V2 − plain baseline = ${diffCi(loss('diffv2'), base, 4)})`,
+      c3,
+      -1,
+    ),
   ];
   const curve = (k: string) => {
     const rs = arms.get(k)!;

@@ -7,15 +7,11 @@
  */
 import { join } from 'node:path';
 import { writeChart } from '../report/plot.ts';
-import {
-  type Claim,
-  ci,
-  type EvalContext,
-  type ExperimentResult,
-  type RunRecord,
-  table,
-  writeJson,
-} from './common.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { ci, table } from './format.ts';
+import { writeJson } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
 
 const CLAIM = { claim: 'Learned λ is never negative', paper: '0.2–0.4 early, ~0.8 deep, never negative' };
 
@@ -54,7 +50,7 @@ export function lambdaVerdict(c: LambdaCount): Claim['verdict'] {
 export async function runLambda(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('lambda');
   const title = 'Learned λ (every run of every experiment)';
-  const records = ctx.allRecords().filter((r) => r.lambda);
+  const records = ctx.cache.allRecords().filter((r) => r.lambda);
   const count = countNegative(records);
   const groups = new Map<string, RunRecord[]>();
   for (const r of records) groups.set(groupOf(r), [...(groups.get(groupOf(r)) ?? []), r]);

@@ -6,11 +6,12 @@
  *   lm-outliers  k-th largest |attention logit| and |hidden state| over validation windows.
  */
 import type { LanguageModel } from '../model/lm.ts';
-import type { EvalContext, Probe } from './common.ts';
+import type { EvalContext } from './context.ts';
 import { lmValidation } from './data.ts';
 import { type OutlierStats, outlierStats } from './outlier-stats.ts';
 import { probeForward, probeLoss } from './probe.ts';
 import { withQuantisedWeights } from './quantize.ts';
+import type { Probe } from './run-record.ts';
 
 export interface LmQuantProbe {
   /** 32 = no quantisation. */

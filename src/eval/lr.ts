@@ -1,77 +1,22 @@
 /**
- * The learning-rate sweep: at the main size, DIFF V1, the baseline and DIFF V2 are each trained at
- * every rate of the plan (`plan.lm.lrs`, `plan.lm.sweepSeeds` seeds each), and each variant's best
- * rate (lowest mean final validation loss) is the rate of all its later runs; arms derived from a
- * variant (the baseline controls, the V1 ablations and causes) take that variant's rate. One rate
- * per variant, chosen at one size, is used at every size and on the synthetic tasks.
+ * The learning-rate sweep's section (its runs and best rates: lr-sweep.ts): at the main size, DIFF
+ * V1, the baseline and DIFF V2 are each trained at every rate of the plan (`plan.lm.lrs`,
+ * `plan.lm.sweepSeeds` seeds each), and each variant's best rate (lowest mean final validation loss)
+ * is the rate of all its later runs; arms derived from a variant (the baseline controls, the V1
+ * ablations and causes) take that variant's rate. One rate per variant, chosen at one size, is used
+ * at every size and on the synthetic tasks.
  */
 import { join } from 'node:path';
 import type { Variant } from '../model/config.ts';
 import { writeChart } from '../report/plot.ts';
-import {
-  armSpec,
-  band,
-  ci,
-  complete,
-  type EvalContext,
-  type ExperimentResult,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  type RunSpec,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import { lmData } from './data.ts';
-import { ARMS, lmTraining, type Size } from './plan.ts';
-import { mean } from './stats.ts';
-
-export function mainSize(ctx: EvalContext): Size {
-  return ctx.plan.lm.sizes.find((s) => s.name === ctx.plan.lm.main)!;
-}
-
-function sweepSpecs(ctx: EvalContext): Array<{ variant: Variant; lr: number; spec: RunSpec }> {
-  const size = mainSize(ctx);
-  const out: Array<{ variant: Variant; lr: number; spec: RunSpec }> = [];
-  for (const lr of ctx.plan.lm.lrs)
-    for (const variant of VARIANT_ORDER)
-      for (let seed = 1; seed <= ctx.plan.lm.sweepSeeds; seed++)
-        out.push({
-          variant,
-          lr,
-          spec: armSpec(ARMS[variant], 'lm', size, seed, lmTraining(ctx.plan, size, lr), ctx.plan.vocab),
-        });
-  return out;
-}
-
-interface Sweep {
-  runs: Array<{ variant: Variant; lr: number; record: RunRecord | undefined }>;
-  best?: Record<Variant, number>;
-}
-
-async function sweep(ctx: EvalContext): Promise<Sweep> {
-  const data = lmData(ctx);
-  const runs: Sweep['runs'] = [];
-  for (const s of sweepSpecs(ctx))
-    runs.push({ variant: s.variant, lr: s.lr, record: await ctx.run(s.spec, data) });
-  if (!complete(runs.map((r) => r.record))) return { runs };
-  const lossAt = (v: Variant, lr: number) =>
-    mean(runs.filter((r) => r.variant === v && r.lr === lr).map((r) => r.record!.finalValLoss));
-  const best = Object.fromEntries(
-    VARIANT_ORDER.map((v) => [v, ctx.plan.lm.lrs.reduce((a, b) => (lossAt(v, b) < lossAt(v, a) ? b : a))]),
-  ) as Record<Variant, number>;
-  return { runs, best };
-}
-
-/** Each variant's best swept learning rate; undefined until the sweep is cached. */
-export async function bestLrs(ctx: EvalContext): Promise<Record<Variant, number> | undefined> {
-  const key = 'best-lrs';
-  const found = ctx.once<{ value?: Record<Variant, number> }>(key, () => ({}));
-  if (!found.value) found.value = (await sweep(ctx)).best;
-  return found.value;
-}
+import type { EvalContext } from './context.ts';
+import type { ExperimentResult } from './experiment.ts';
+import { band, ci, table } from './format.ts';
+import { mainSize, sweep } from './lr-sweep.ts';
+import { lmTraining } from './plan.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import { complete, pendingResult } from './section-runs.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
 
 export async function runLr(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('lr');

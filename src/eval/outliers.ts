@@ -5,25 +5,19 @@
  * with its interval. The paper's direction: DIFF smaller (ratio < 1).
  */
 import { join } from 'node:path';
-import {
-  type Claim,
-  ci,
-  complete,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import { countCached, mainLmRuns } from './headline.ts';
+import type { Variant } from '../model/config.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { ci, table } from './format.ts';
 import type { LmOutlierProbe } from './lm-probes.ts';
+import { mainLmRuns } from './lm-runs.ts';
 import { RANKS } from './outlier-stats.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
+import { sectionRuns } from './section-runs.ts';
 import { type Interval, welch } from './stats.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
+import { directionalClaim } from './verdicts.ts';
 
 const CLAIMS = [
   { claim: 'DIFF has smaller top attention logits', paper: 'top-1 attention logit 38.8 vs 318.0' },
@@ -54,22 +48,24 @@ export function outlierClaim(i: 0 | 1, diff: readonly RunRecord[], base: readonl
   // the verdict of a ratio is that of its log difference: below 1 is the paper's direction
   const logLo = Math.log(r.lo);
   const logHi = Math.log(r.hi);
-  return {
-    ...CLAIMS[i],
-    ours: `top-1: DIFF V1 ${ci(a, 2)} vs baseline ${ci(b, 2)}; ratio ${fmtRatio(r)}`,
-    verdict: directional({ ...r, estimate: Math.log(r.estimate), lo: logLo, hi: logHi }, -1),
-    p: r.p,
-  };
+  return directionalClaim(
+    CLAIMS[i],
+    `top-1: DIFF V1 ${ci(a, 2)} vs baseline ${ci(b, 2)}; ratio ${fmtRatio(r)}`,
+    { ...r, estimate: Math.log(r.estimate), lo: logLo, hi: logHi },
+    -1,
+  );
 }
 
 export async function runOutliers(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('outliers');
   const title = 'Activation outliers';
-  const { runs, planned, lrsKnown } = await mainLmRuns(ctx);
-  const got = new Map(VARIANT_ORDER.map((v) => [v, complete(runs.get(v) ?? [])]));
-  if (!lrsKnown || VARIANT_ORDER.some((v) => !got.get(v)))
-    return pendingResult('outliers', title, CLAIMS, countCached(runs), planned);
-  const rs = (v: (typeof VARIANT_ORDER)[number]) => got.get(v)!;
+  const { all, planned, pending } = sectionRuns(await mainLmRuns(ctx), {
+    name: 'outliers',
+    title,
+    claims: CLAIMS,
+  });
+  if (pending) return pending;
+  const rs = (v: Variant) => all.get(v)!;
   writeRuns(dir, VARIANT_ORDER.flatMap(rs));
   const rows = (['logits', 'hidden'] as const).flatMap((kind) =>
     [1, 10].map((k) => [
@@ -79,7 +75,7 @@ export async function runOutliers(ctx: EvalContext): Promise<ExperimentResult> {
       fmtRatio(ratioInterval(topValues(rs('diffv2'), kind, k), topValues(rs('baseline'), kind, k))),
     ]),
   );
-  const median = (v: (typeof VARIANT_ORDER)[number], kind: OutlierKind) =>
+  const median = (v: Variant, kind: OutlierKind) =>
     rs(v).map((r) => (r.probes['lm-outliers'] as LmOutlierProbe)[kind].median);
   for (const kind of ['logits', 'hidden'] as const)
     rows.push([

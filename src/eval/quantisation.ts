@@ -5,27 +5,19 @@
  * DIFF minus baseline as a Welch 95% interval. The paper's direction: DIFF degrades less (Δ < 0).
  */
 import { join } from 'node:path';
+import type { Variant } from '../model/config.ts';
 import { writeChart } from '../report/plot.ts';
-import {
-  band,
-  type Claim,
-  ci,
-  complete,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import { countCached, mainLmRuns } from './headline.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { band, ci, diffCi, table } from './format.ts';
 import type { LmQuantProbe } from './lm-probes.ts';
+import { mainLmRuns } from './lm-runs.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
+import { sectionRuns } from './section-runs.ts';
 import { welch } from './stats.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
+import { directionalClaim } from './verdicts.ts';
 
 const CLAIMS = [
   {
@@ -49,23 +41,24 @@ export function drops(runs: readonly RunRecord[], kind: 'logits' | 'weights', bi
 export function quantClaim(diff: readonly RunRecord[], base: readonly RunRecord[], bits: number): Claim {
   const a = drops(diff, 'logits', bits);
   const b = drops(base, 'logits', bits);
-  const w = welch(a, b);
-  return {
-    ...CLAIMS[0],
-    ours: `${bits}-bit attention-logit loss increase: DIFF V1 ${ci(a, 4)} vs baseline ${ci(b, 4)}; difference ${diffCi(a, b, 4)} nats`,
-    verdict: directional(w, -1),
-    p: w.p,
-  };
+  return directionalClaim(
+    CLAIMS[0],
+    `${bits}-bit attention-logit loss increase: DIFF V1 ${ci(a, 4)} vs baseline ${ci(b, 4)}; difference ${diffCi(a, b, 4)} nats`,
+    welch(a, b),
+    -1,
+  );
 }
 
 export async function runQuantisation(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('quantisation');
   const title = 'Low-bit quantisation (judged on the drop from full precision)';
-  const { runs, planned, lrsKnown } = await mainLmRuns(ctx);
-  const got = new Map(VARIANT_ORDER.map((v) => [v, complete(runs.get(v) ?? [])]));
-  if (!lrsKnown || VARIANT_ORDER.some((v) => !got.get(v)))
-    return pendingResult('quantisation', title, CLAIMS, countCached(runs), planned);
-  const rs = (v: (typeof VARIANT_ORDER)[number]) => got.get(v)!;
+  const { all, planned, pending } = sectionRuns(await mainLmRuns(ctx), {
+    name: 'quantisation',
+    title,
+    claims: CLAIMS,
+  });
+  if (pending) return pending;
+  const rs = (v: Variant) => all.get(v)!;
   writeRuns(dir, VARIANT_ORDER.flatMap(rs));
   const bits = ctx.plan.quant.bits;
   const lowest = Math.min(...bits);

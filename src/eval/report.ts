@@ -11,27 +11,21 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { runAblations, runCauses } from './ablations.ts';
 import { runAttention } from './attention.ts';
-import {
-  type Claim,
-  EvalContext,
-  type EvalSettings,
-  EXPERIMENTS,
-  type ExperimentName,
-  type ExperimentResult,
-  fmt,
-  type RunRecord,
-  table,
-  writeJson,
-} from './common.ts';
+import { EvalContext, type EvalSettings } from './context.ts';
+import { type Claim, EXPERIMENTS, type ExperimentName, type ExperimentResult } from './experiment.ts';
+import { fmt, table } from './format.ts';
 import { runHallucination } from './hallucination.ts';
 import { runHeadline } from './headline.ts';
 import { runIcl } from './icl.ts';
 import { runLambda } from './lambda.ts';
-import { mainSize, runLr } from './lr.ts';
+import { runLr } from './lr.ts';
+import { mainSize } from './lr-sweep.ts';
 import { runOutliers } from './outliers.ts';
 import { lmSteps, PLANS } from './plan.ts';
 import { runQuantisation } from './quantisation.ts';
+import { writeJson } from './results-files.ts';
 import { runRetrieval } from './retrieval.ts';
+import type { RunRecord } from './run-record.ts';
 import { runScaling } from './scaling-section.ts';
 import { holm } from './stats.ts';
 
@@ -130,7 +124,7 @@ export async function runReport(settings: EvalSettings): Promise<{ path: string;
   const done: ExperimentResult[] = [];
   for (const name of EXPERIMENTS) done.push(await section(ctx, name));
   const seconds = (performance.now() - t0) / 1000;
-  const records: RunRecord[] = ctx.allRecords();
+  const records: RunRecord[] = ctx.cache.allRecords();
   const trainHours = records.reduce((s, r) => s + r.wallSeconds, 0) / 3600;
   const claims = done.flatMap((d) => d.claims);
   const adjusted = holm(claims.map((c) => c.p ?? Number.NaN));

@@ -8,32 +8,17 @@
 import { join } from 'node:path';
 import type { Variant } from '../model/config.ts';
 import { writeChart } from '../report/plot.ts';
-import {
-  band,
-  type Claim,
-  ci,
-  complete,
-  diffCi,
-  directional,
-  type EvalContext,
-  type ExperimentResult,
-  LABELS,
-  pendingResult,
-  type RunRecord,
-  table,
-  VARIANT_ORDER,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import {
-  accuracy,
-  type NeedleItem,
-  type NeedleQuantProbe,
-  needleEvalSet,
-  needleRuns,
-  scoresOf,
-} from './needle.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { band, ci, diffCi, table } from './format.ts';
+import { type NeedleQuantProbe, needleEvalSet, needleRuns, scoresOf } from './needle-runs.ts';
+import { accuracy, type NeedleItem } from './needle-score.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
+import { sectionRuns } from './section-runs.ts';
 import { formatInterval, meanInterval, welch } from './stats.ts';
+import { LABELS, VARIANT_ORDER } from './variant-labels.ts';
+import { directionalClaim } from './verdicts.ts';
 
 const CLAIMS = [
   {
@@ -70,23 +55,24 @@ export function accuracyDrops(
 export function retrievalClaim(diff: number[], base: number[], n: number, r: number): Claim {
   const w = welch(diff, base);
   const above = meanInterval(diff.map((a) => a - 1 / n));
-  return {
-    ...CLAIMS[0],
-    ours: `N=${n}, R=${r}: DIFF V1 ${ci(diff, 2)} vs baseline ${ci(base, 2)} (copy baseline ${(1 / n).toFixed(2)}; DIFF V1 − 1/N = ${formatInterval(above, 2)}); DIFF V1 − baseline ${diffCi(diff, base, 2)}`,
-    verdict: directional(w, 1),
-    p: w.p,
-  };
+  return directionalClaim(
+    CLAIMS[0],
+    `N=${n}, R=${r}: DIFF V1 ${ci(diff, 2)} vs baseline ${ci(base, 2)} (copy baseline ${(1 / n).toFixed(2)}; DIFF V1 − 1/N = ${formatInterval(above, 2)}); DIFF V1 − baseline ${diffCi(diff, base, 2)}`,
+    w,
+    1,
+  );
 }
 
 export async function runRetrieval(ctx: EvalContext): Promise<ExperimentResult> {
   const dir = ctx.dir('retrieval');
   const title = 'Multi-needle retrieval';
-  const { runs, planned } = await needleRuns(ctx);
-  const got = new Map(VARIANT_ORDER.map((v) => [v, complete(runs.get(v) ?? [])]));
-  const cached = [...runs.values()].flat().filter(Boolean).length;
-  if (VARIANT_ORDER.some((v) => !got.get(v)))
-    return pendingResult('retrieval', title, CLAIMS, cached, planned);
-  const rs = (v: Variant) => got.get(v)!;
+  const { all, planned, pending } = sectionRuns(await needleRuns(ctx), {
+    name: 'retrieval',
+    title,
+    claims: CLAIMS,
+  });
+  if (pending) return pending;
+  const rs = (v: Variant) => all.get(v)!;
   writeRuns(dir, VARIANT_ORDER.flatMap(rs));
   const items = needleEvalSet(ctx);
   const p = ctx.plan.needle;

@@ -8,22 +8,15 @@
  */
 import { join } from 'node:path';
 import { writeChart } from '../report/plot.ts';
-import {
-  band,
-  type Claim,
-  ci,
-  type EvalContext,
-  type ExperimentResult,
-  fmt,
-  pendingResult,
-  type RunRecord,
-  table,
-  writeJson,
-  writeRuns,
-} from './common.ts';
-import { allArms, countCached, lmArmRuns } from './headline.ts';
+import type { EvalContext } from './context.ts';
+import type { Claim, ExperimentResult } from './experiment.ts';
+import { band, ci, fmt, table } from './format.ts';
+import { lmArmRuns } from './lm-runs.ts';
 import { ARMS, HEADLINE_ARMS } from './plan.ts';
+import { writeJson, writeRuns } from './results-files.ts';
+import type { RunRecord } from './run-record.ts';
 import { fitPowerLaw, sizeForLoss } from './scaling.ts';
+import { allCached, countCached, pendingResult } from './section-runs.ts';
 import { bootstrap, mean } from './stats.ts';
 
 const CLAIMS = [
@@ -94,7 +87,7 @@ export async function runScaling(ctx: EvalContext): Promise<ExperimentResult> {
     const r = await lmArmRuns(ctx, HEADLINE_ARMS, s);
     cached += countCached(r.runs);
     planned += r.planned;
-    bySize.push(r.lrsKnown ? allArms(r.runs) : undefined);
+    bySize.push(r.lrsKnown ? allCached(r.runs) : undefined);
   }
   if (bySize.some((m) => !m)) return pendingResult('scaling', title, CLAIMS, cached, planned);
   const arm = (k: string): ArmSizes => ({
