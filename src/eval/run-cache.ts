@@ -33,7 +33,8 @@ export interface RunCacheSettings {
 export class RunCache {
   /** Final validation of language models: held-out batches, set by data.ts. */
   lmFinalValidation?: LmFinalValidation;
-  private readonly dataHashes = new Map<string, string>();
+  /** Each data set's hash, by the data object (the context builds each task's data once). */
+  private readonly dataHashes = new WeakMap<TaskData, string>();
 
   constructor(private readonly settings: RunCacheSettings) {
     mkdirSync(join(settings.out, 'results'), { recursive: true });
@@ -48,17 +49,20 @@ export class RunCache {
     return `${spec.task}-${spec.size.name}-${spec.variant}${tag}${lr}-seed${spec.seed}-${hash}`;
   }
 
-  /** The hash of a task's data, computed once per data set. */
+  /**
+   * The hash of a task's data, computed once per data object. (Keyed by the object itself: a key
+   * made of sizes let two tasks with as many training examples — needle and ICL, 20,000 each — share
+   * one hash within a process, so `report` looked the ICL runs up under the needle data's hash.)
+   */
   private dataHash(data: TaskData): string {
-    const key = `data-hash-${data.text?.length}-${data.examples?.train.length}`;
-    let hash = this.dataHashes.get(key);
+    let hash = this.dataHashes.get(data);
     if (hash === undefined) {
       hash = createHash('sha256')
         .update(data.text ?? '')
         .update(data.examples ? examplesHash(data.examples) : '')
         .update(JSON.stringify(data.tokenizer.toJSON()))
         .digest('hex');
-      this.dataHashes.set(key, hash);
+      this.dataHashes.set(data, hash);
     }
     return hash;
   }
