@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeChart } from '../report/plot.ts';
 import type { EvalContext } from './context.ts';
 import type { Claim, ExperimentResult } from './experiment.ts';
-import { band, ci, fmt, table } from './format.ts';
+import { band, ci, diffCi, fmt, table } from './format.ts';
 import { lmArmRuns } from './lm-runs.ts';
 import { ARMS, HEADLINE_ARMS } from './plan.ts';
 import { writeJson, writeRuns } from './results-files.ts';
@@ -103,11 +103,16 @@ export async function runScaling(ctx: EvalContext): Promise<ExperimentResult> {
     s.name,
     ...HEADLINE_ARMS.map((k) => `${ci(arm(k).losses[i], 4)} (${(arm(k).params[i] / 1000).toFixed(1)}k)`),
   ]);
+  const others = HEADLINE_ARMS.filter((k) => k !== 'baseline');
+  const differenceRows = sizes.map((s, i) => [
+    s.name,
+    ...others.map((k) => diffCi(arm(k).losses[i], base.losses[i], 4)),
+  ]);
   const laws = HEADLINE_ARMS.map((k) => {
     const a = arm(k);
     return { k, law: fitPowerLaw(a.params.map((x, i) => ({ x, y: mean(a.losses[i]) }))) };
   });
-  const ratios = HEADLINE_ARMS.filter((k) => k !== 'baseline').map((k) => ({
+  const ratios = others.map((k) => ({
     k,
     r: parameterRatioInterval(base, arm(k)),
   }));
@@ -137,6 +142,10 @@ export async function runScaling(ctx: EvalContext): Promise<ExperimentResult> {
     `${sizes.length} sizes, ${ctx.plan.lm.tokensPerParam} training tokens per non-embedding parameter of each size's baseline, ${ctx.seeds.length} seeds per arm and size, each arm at its variant's best rate. Cells: final validation loss mean [95% t interval] (non-embedding parameters).`,
     '',
     table(['size', ...HEADLINE_ARMS.map((k) => ARMS[k].label)], rows),
+    '',
+    'Per size, each arm − the baseline (Welch 95% interval; negative: lower loss than the baseline):',
+    '',
+    table(['size', ...others.map((k) => `${ARMS[k].label} − baseline`)], differenceRows),
     '',
     table(
       ['arm', 'fit L = a·N^(−b)', 'R²', 'parameters for the baseline’s loss (vs baseline), 95% bootstrap'],
