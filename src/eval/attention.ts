@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import type { Variant } from '../model/config.ts';
+import { variantModule } from '../model/variants/index.ts';
 import type { AttentionProbe, FigureRows, LayerShares, SpanShares } from './attention-probe.ts';
 import type { EvalContext } from './context.ts';
 import type { Claim, ExperimentResult } from './experiment.ts';
@@ -110,7 +111,7 @@ export async function runAttention(ctx: EvalContext): Promise<ExperimentResult> 
   for (let l = 0; l < L; l++)
     for (const part of ['positive', 'negative', 'net'] as const)
       for (const v of VARIANT_ORDER) {
-        if (part !== 'positive' && v === 'baseline') continue; // the baseline has no negative part
+        if (part !== 'positive' && !variantModule(v).differential) continue; // one softmax: no negative part
         rows.push([`L${l + 1} ${part}`, LABELS[v], ...SPANS.map((s) => ci(shares(rs(v), l, part, s), 3))]);
       }
   const figures = VARIANT_ORDER.map((v) =>

@@ -6,6 +6,7 @@
  * run with a negative final λ contradicts it ("does not match"); none among all runs "matches".
  */
 import { join } from 'node:path';
+import { variantModule } from '../model/variants/index.ts';
 import { writeChart } from '../report/plot.ts';
 import type { EvalContext } from './context.ts';
 import type { Claim, ExperimentResult } from './experiment.ts';
@@ -29,9 +30,15 @@ export interface LambdaCount {
   layers: number;
 }
 
+/**
+ * Whether a run's λ is one learned number per layer (DIFF V1: exp(λq1·λk1) − exp(λq2·λk2) + λ_init,
+ * which can go negative); DIFF V2's per-token λ is a sigmoid, positive by construction.
+ */
+const hasLayerLambda = (r: RunRecord) => variantModule(r.spec.variant).lambdaKind === 'layer';
+
 /** Negative λ counts over DIFF V1 runs (records without a λ trace are skipped). */
 export function countNegative(records: readonly RunRecord[]): LambdaCount {
-  const v1 = records.filter((r) => r.spec.variant === 'diff' && r.lambda);
+  const v1 = records.filter((r) => hasLayerLambda(r) && r.lambda);
   return {
     runs: v1.length,
     negativeRuns: v1.filter((r) => r.lambda!.final.some((x) => x < 0)).length,
@@ -62,7 +69,7 @@ export async function runLambda(ctx: EvalContext): Promise<ExperimentResult> {
         2,
       ),
     );
-    const v1 = rs[0].spec.variant === 'diff';
+    const v1 = hasLayerLambda(rs[0]);
     return [
       g,
       String(rs.length),
@@ -75,7 +82,7 @@ export async function runLambda(ctx: EvalContext): Promise<ExperimentResult> {
   // every (DIFF V1 run, layer) final λ, sorted: the share below the zero line is the negative count
   const finals = (task: string) =>
     records
-      .filter((r) => r.spec.variant === 'diff' && r.spec.task === task)
+      .filter((r) => hasLayerLambda(r) && r.spec.task === task)
       .flatMap((r) => r.lambda!.final)
       .sort((a, b) => a - b);
   const series = ['lm', 'needle', 'icl']
