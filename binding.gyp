@@ -13,7 +13,8 @@
         "native/src/attention-tiles.cc",
         "native/src/attention.cc",
         "native/src/attention-pairs.cc",
-        "native/src/gemm.cc"
+        "native/src/gemm.cc",
+        "native/src/decode-threads.cc"
       ],
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-O2", "-O0"],

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "decode-threads.h"
 #include "gemm.h"
 #include "kernels.h"
 
@@ -463,7 +464,7 @@ napi_value Info(napi_env env, const Args&) {
   }
   napi_set_named_property(env, obj, "gemmKernels", kernels);
   napi_value dth;
-  napi_create_int32(env, dt::decodeThreads(dt::kernelThreads()), &dth);
+  napi_create_int32(env, dt::decodeThreadsSetting(), &dth);  // 0: timed at run time
   napi_set_named_property(env, obj, "decodeThreads", dth);
   return obj;
 }

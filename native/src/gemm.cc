@@ -10,6 +10,8 @@
 // few rows) per OpenMP thread.
 #include "gemm.h"
 
+#include "decode-threads.h"
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -51,24 +54,6 @@ constexpr int kFewRowsMax = 8;
 constexpr double kParallelWork = 1 << 18;
 
 }  // namespace
-
-/**
- * Threads for the products of decoding (at most kRowsPathMax rows of A against a weight matrix):
- * DIFF_TRANSFORMER_DECODE_THREADS, default 1. Such a product streams the weight matrix once and is
- * bound by memory bandwidth, which one core already draws here (21 GB/s on one thread, 13–21 on two);
- * a second thread only adds a fork and a join per product, and on a loaded machine each join waits
- * for the other thread to be scheduled: KV-cached generation of the 15M-parameter model ran at
- * 22–41 tokens/s on two threads against 283–345 on one (OpenBLAS's column split the same).
- */
-
-int decodeThreads(int threads) {
-  static const int configured = [] {
-    const char* s = std::getenv("DIFF_TRANSFORMER_DECODE_THREADS");
-    const int n = s && *s ? std::atoi(s) : 1;
-    return n >= 1 ? n : 1;
-  }();
-  return std::min(std::max(1, threads), configured);
-}
 
 namespace {
 
@@ -426,7 +411,13 @@ void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k,
   if (!transA && transB && (m <= kRowsPathMax || n <= kRowsPathMaxN)) {
     // Each C element a dot product of two contiguous rows; threads split the longer side.
     const bool splitN = m <= kRowsPathMax;
-    if (splitN) nt = std::min(nt, decodeThreads(threads));
+    // decoding rows: one thread or all, timed (decode-threads.h); the column split keeps the numbers
+    static thread_local DecodeThreadChooser chooser;
+    const bool timed = splitN && nt > 1;
+    const int candidates = nt;
+    if (timed) nt = chooser.pick(candidates);
+    const int picked = nt;
+    const auto start = std::chrono::steady_clock::now();
     const int total = splitN ? n : m, per = ((total + nt - 1) / nt + 3) / 4 * 4;
     nt = std::min(nt, (total + per - 1) / per);
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -436,12 +427,16 @@ void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k,
       if (s1 > s0 && splitN) kr.rows(a, lda, 0, m, b, ldb, s0, s1, k, beta, c, ldc);
       if (s1 > s0 && !splitN) kr.rows(a, lda, s0, s1, b, ldb, 0, n, k, beta, c, ldc);
     }
+    if (timed)
+      chooser.record(picked, candidates, work,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return;
   }
   const Operand A{a, transA ? 1 : lda, transA ? lda : 1}, B{b, transB ? 1 : ldb, transB ? ldb : 1};
   if (!transB && m <= kFewRowsMax) {
-    // Streams B once at a few FMAs per float, bound by memory as decoding is: its threads (default 1;
-    // a second one measured 30–60× slower here when the other core was busy). Threads split C's
+    // Streams B once at a few FMAs per float, bound by memory as decoding is: decodeThreads (default 1;
+    // a second one measured 30–60× slower here when the other core was busy; training calls these
+    // rarely, so they are not timed). Threads split C's
     // columns in blocks of 32 (the widest kernel's two vectors).
     nt = std::min(nt, decodeThreads(threads));
     const int per = ((n + nt - 1) / nt + 31) / 32 * 32;
@@ -650,7 +645,8 @@ void blasGemm(bool transA, bool transB, int m, int n, int k, const float* a, int
   const int ta = transA ? kTrans : kNoTrans, tb = transB ? kTrans : kNoTrans;
   const double work = static_cast<double>(m) * n * k;
   const bool byRows = m >= 2 * gKernelThreads;
-  const bool decoding = m <= kRowsPathMax && decodeThreads(gKernelThreads) == 1;  // as the own GEMM
+  // decoding rows: one sgemm call unless DIFF_TRANSFORMER_DECODE_THREADS asks for more (not timed here)
+  const bool decoding = m <= kRowsPathMax && decodeThreads(gKernelThreads) == 1;
   if (!gBlas.split || work < kParallelWork || decoding || (!byRows && n < 64 * gKernelThreads)) {
     gBlas.sgemm(kRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
     return;
@@ -750,7 +746,14 @@ void linearBf16(const float* x, int m, const uint16_t* w, int k, int n, float* y
   if (m <= 0 || n <= 0) return;
   static const Bf16RowsFn rows = bf16RowsKernel();
   const double work = static_cast<double>(m) * n * k;
-  int nt = work < kParallelWork ? 1 : std::max(1, m <= kRowsPathMax ? decodeThreads(threads) : threads);
+  int nt = work < kParallelWork ? 1 : std::max(1, threads);
+  // decoding rows: one thread or all, timed (decode-threads.h); the column split keeps the numbers
+  static thread_local DecodeThreadChooser chooser;
+  const bool timed = m <= kRowsPathMax && nt > 1;
+  const int candidates = nt;
+  if (timed) nt = chooser.pick(candidates);
+  const int picked = nt;
+  const auto start = std::chrono::steady_clock::now();
   const int per = ((n + nt - 1) / nt + 3) / 4 * 4;
   nt = std::min(nt, (n + per - 1) / per);
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -758,6 +761,9 @@ void linearBf16(const float* x, int m, const uint16_t* w, int k, int n, float* y
     const int j0 = std::min(n, threadIndex() * per), j1 = std::min(n, j0 + per);
     if (j1 > j0) rows(x, m, w, k, j0, j1, y, n);
   }
+  if (timed)
+    chooser.record(picked, candidates, work,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 bool gemm(GemmKernel kernel, bool transA, bool transB, int m, int n, int k, const float* a, size_t lda,

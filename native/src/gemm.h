@@ -23,12 +23,11 @@ bool gemm(GemmKernel kernel, bool transA, bool transB, int m, int n, int k, cons
 /**
  * y[m, n] = x[m, k]·wᵀ with w [n, k] in bfloat16 (the upper halves of float32s), summed in float32:
  * the decoding product on weights of half the bytes (rows of w, no packing; any m, made for few).
- * Threads as for decoding rows (DIFF_TRANSFORMER_DECODE_THREADS) when m ≤ 4, else up to `threads`.
+ * Threads as for decoding rows (decode-threads.h: timed, or DIFF_TRANSFORMER_DECODE_THREADS) when m ≤ 4,
+ * else up to `threads`.
  */
 void linearBf16(const float* x, int m, const uint16_t* w, int k, int n, float* y, int threads);
 
-/** Threads the products of decoding (m ≤ 4 rows) run on, of `threads` (DIFF_TRANSFORMER_DECODE_THREADS, default 1). */
-int decodeThreads(int threads);
 
 /** Whether `kernel` can run in this process. */
 bool gemmAvailable(GemmKernel kernel);

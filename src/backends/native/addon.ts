@@ -25,7 +25,10 @@ export interface Addon {
     gemm: string;
     gemmTile: string;
     gemmKernels: string[];
-    /** threads of the decoding products (at most 4 rows against a weight matrix), DIFF_TRANSFORMER_DECODE_THREADS */
+    /**
+     * threads of the decoding products (at most 4 rows against a weight matrix) as
+     * DIFF_TRANSFORMER_DECODE_THREADS sets them; 0 when unset: the own GEMM times one thread against all
+     */
     decodeThreads: number;
   };
   /**

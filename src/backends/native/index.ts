@@ -69,13 +69,19 @@ export interface NativeBackendOptions {
 }
 
 /**
- * Which GEMM the linear layers run on, e.g. "own GEMM avx512 12x32, 2 threads (decoding 1)" or
- * "openblas sgemm, 2 threads (decoding 1)"; decoding: the threads of the one-row products.
+ * Which GEMM the linear layers run on, e.g. "own GEMM avx512 12x32, 2 threads (decoding timed: 1 or 2)"
+ * or "openblas sgemm, 2 threads (decoding 1)"; decoding: the threads of the one-row products.
  */
 export function gemmDescription(addon: Addon): string {
   const i = addon.info();
   const gemm = i.gemm === 'blas' ? `${i.blas} sgemm` : `own GEMM ${i.gemm} ${i.gemmTile}`;
-  return `${gemm}, ${i.threads} threads (decoding ${i.decodeThreads})`;
+  const decoding =
+    i.decodeThreads > 0
+      ? String(Math.min(i.decodeThreads, i.threads))
+      : i.gemm === 'blas' || i.threads === 1
+        ? '1'
+        : `timed: 1 or ${i.threads}`;
+  return `${gemm}, ${i.threads} threads (decoding ${decoding})`;
 }
 
 /** A Float32Array of n elements whose contents are whatever the allocator had there. */
