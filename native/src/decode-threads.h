@@ -2,6 +2,8 @@
 // DIFF_TRANSFORMER_DECODE_THREADS, or chosen at run time by timing both choices.
 #pragma once
 
+#include <chrono>
+
 namespace dt {
 
 /**
@@ -36,5 +38,15 @@ class DecodeThreadChooser {
   bool manyFaster_ = false;
   double seconds_[2] = {0, 0}, work_[2] = {0, 0};
 };
+
+/** Runs `product(threads)` on the chooser's pick of `candidates` threads and records how long it took. */
+template <class Product>
+void runTimed(DecodeThreadChooser& chooser, int candidates, double work, const Product& product) {
+  const int picked = chooser.pick(candidates);
+  const auto start = std::chrono::steady_clock::now();
+  product(picked);
+  chooser.record(picked, candidates, work,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
 
 }  // namespace dt

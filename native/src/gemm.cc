@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <chrono>
 #include <mutex>
 #include <string>
 
@@ -413,23 +412,21 @@ void ownGemm(const OwnKernel& kr, bool transA, bool transB, int m, int n, int k,
     const bool splitN = m <= kRowsPathMax;
     // decoding rows: one thread or all, timed (decode-threads.h); the column split keeps the numbers
     static thread_local DecodeThreadChooser chooser;
-    const bool timed = splitN && nt > 1;
-    const int candidates = nt;
-    if (timed) nt = chooser.pick(candidates);
-    const int picked = nt;
-    const auto start = std::chrono::steady_clock::now();
-    const int total = splitN ? n : m, per = ((total + nt - 1) / nt + 3) / 4 * 4;
-    nt = std::min(nt, (total + per - 1) / per);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-      const int t = threadIndex();
-      const int s0 = std::min(total, t * per), s1 = std::min(total, s0 + per);
-      if (s1 > s0 && splitN) kr.rows(a, lda, 0, m, b, ldb, s0, s1, k, beta, c, ldc);
-      if (s1 > s0 && !splitN) kr.rows(a, lda, s0, s1, b, ldb, 0, n, k, beta, c, ldc);
-    }
-    if (timed)
-      chooser.record(picked, candidates, work,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const auto product = [&](int team) {
+      const int total = splitN ? n : m, per = ((total + team - 1) / team + 3) / 4 * 4;
+      team = std::min(team, (total + per - 1) / per);
+#pragma omp parallel num_threads(team) if (team > 1)
+      {
+        const int t = threadIndex();
+        const int s0 = std::min(total, t * per), s1 = std::min(total, s0 + per);
+        if (s1 > s0 && splitN) kr.rows(a, lda, 0, m, b, ldb, s0, s1, k, beta, c, ldc);
+        if (s1 > s0 && !splitN) kr.rows(a, lda, s0, s1, b, ldb, 0, n, k, beta, c, ldc);
+      }
+    };
+    if (splitN && nt > 1)
+      runTimed(chooser, nt, work, product);
+    else
+      product(nt);
     return;
   }
   const Operand A{a, transA ? 1 : lda, transA ? lda : 1}, B{b, transB ? 1 : ldb, transB ? ldb : 1};
@@ -746,24 +743,22 @@ void linearBf16(const float* x, int m, const uint16_t* w, int k, int n, float* y
   if (m <= 0 || n <= 0) return;
   static const Bf16RowsFn rows = bf16RowsKernel();
   const double work = static_cast<double>(m) * n * k;
-  int nt = work < kParallelWork ? 1 : std::max(1, threads);
+  const int nt = work < kParallelWork ? 1 : std::max(1, threads);
   // decoding rows: one thread or all, timed (decode-threads.h); the column split keeps the numbers
   static thread_local DecodeThreadChooser chooser;
-  const bool timed = m <= kRowsPathMax && nt > 1;
-  const int candidates = nt;
-  if (timed) nt = chooser.pick(candidates);
-  const int picked = nt;
-  const auto start = std::chrono::steady_clock::now();
-  const int per = ((n + nt - 1) / nt + 3) / 4 * 4;
-  nt = std::min(nt, (n + per - 1) / per);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int j0 = std::min(n, threadIndex() * per), j1 = std::min(n, j0 + per);
-    if (j1 > j0) rows(x, m, w, k, j0, j1, y, n);
-  }
-  if (timed)
-    chooser.record(picked, candidates, work,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const auto product = [&](int team) {
+    const int per = ((n + team - 1) / team + 3) / 4 * 4;
+    team = std::min(team, (n + per - 1) / per);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+      const int j0 = std::min(n, threadIndex() * per), j1 = std::min(n, j0 + per);
+      if (j1 > j0) rows(x, m, w, k, j0, j1, y, n);
+    }
+  };
+  if (m <= kRowsPathMax && nt > 1)
+    runTimed(chooser, nt, work, product);
+  else
+    product(nt);
 }
 
 bool gemm(GemmKernel kernel, bool transA, bool transB, int m, int n, int k, const float* a, size_t lda,
